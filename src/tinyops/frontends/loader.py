@@ -1,0 +1,48 @@
+"""Load a model file of any supported format into the IR, with clear errors for everything else."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tinyops.errors import ModelFormatError
+from tinyops.frontends.tflite_reader import read_tflite
+from tinyops.ir.graph import Graph
+
+GIT_LFS_PREFIX = b"version https://git-lfs"
+
+
+def load_model(path: str | os.PathLike[str]) -> Graph:
+    """Read a model from disk. Raises ModelFormatError with a one-line, actionable message."""
+    file_path = Path(path)
+    if not file_path.exists():
+        raise ModelFormatError(f"{file_path}: no such file; check the path")
+    if file_path.is_dir():
+        raise ModelFormatError(f"{file_path}: is a directory, expected a .tflite model file")
+    try:
+        data = file_path.read_bytes()
+    except OSError as exc:
+        raise ModelFormatError(f"{file_path}: cannot read ({exc.strerror})") from None
+    return load_model_bytes(data, str(file_path))
+
+
+def load_model_bytes(data: bytes, source: str = "<bytes>") -> Graph:
+    if not data:
+        raise ModelFormatError(f"{source}: the file is empty (0 bytes); expected a .tflite model")
+    if data.startswith(GIT_LFS_PREFIX):
+        raise ModelFormatError(
+            f"{source}: is a Git LFS pointer, not the model itself; fetch the real file "
+            "(git lfs pull) and try again")
+    if len(data) >= 8 and data[4:8] == b"TFL3":
+        return read_tflite(data, source)
+    if source.lower().endswith(".onnx") or data[:2] == b"\x08\x07" or b"onnx" in data[:64].lower():
+        raise ModelFormatError(
+            f"{source}: looks like an ONNX model; ONNX import is not available yet, "
+            "convert it to .tflite (e.g. with onnx2tf) and try again")
+    if len(data) >= 8:
+        # Some old converters wrote no file identifier: accept a flatbuffer that parses as a model.
+        try:
+            return read_tflite(data, source)
+        except ModelFormatError:
+            pass
+    raise ModelFormatError(f"{source}: not a TFLite model (no 'TFL3' identifier); expected a .tflite flatbuffer")

@@ -1,0 +1,112 @@
+"""Convolutions: CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV.
+
+Layouts (TFLite): input NHWC; CONV_2D filter [out_c, k_h, k_w, in_c/groups];
+DEPTHWISE_CONV_2D filter [1, k_h, k_w, in_c*multiplier]; TRANSPOSE_CONV filter [out_c, k_h, k_w, in_c].
+"""
+
+from __future__ import annotations
+
+from tinyops.ir.graph import Op
+from tinyops.ops.common import input_shape, output_size, same_padding
+from tinyops.ops.registry import OpSpec, Shape, register
+
+INT16_BYTES = 2
+INT32_BYTES = 4
+
+
+def _spatial_output(op: Op, k_h: int, k_w: int) -> tuple[int, int]:
+    _, in_h, in_w, _ = input_shape(op)
+    padding = op.attrs.get("padding", "VALID")
+    out_h = output_size(in_h, k_h, op.attrs.get("stride_h", 1), op.attrs.get("dilation_h_factor", 1), padding)
+    out_w = output_size(in_w, k_w, op.attrs.get("stride_w", 1), op.attrs.get("dilation_w_factor", 1), padding)
+    return out_h, out_w
+
+
+def conv2d_shapes(op: Op) -> list[Shape]:
+    batch = input_shape(op)[0]
+    out_c, k_h, k_w, _ = input_shape(op, 1)
+    out_h, out_w = _spatial_output(op, k_h, k_w)
+    return [(batch, out_h, out_w, out_c)]
+
+
+def conv2d_macs(op: Op) -> int:
+    out_c, k_h, k_w, filter_in_c = input_shape(op, 1)
+    batch, out_h, out_w, _ = op.outputs[0].shape
+    # filter_in_c is in_c / groups, so grouped convolutions are counted right.
+    return batch * out_h * out_w * out_c * k_h * k_w * filter_in_c
+
+
+def _padding_amounts(op: Op, k_h: int, k_w: int) -> tuple[int, int]:
+    if op.attrs.get("padding", "VALID") != "SAME":
+        return 0, 0
+    _, in_h, in_w, _ = input_shape(op)
+    _, out_h, out_w, _ = op.outputs[0].shape
+    pad_h = same_padding(in_h, k_h, op.attrs.get("stride_h", 1), op.attrs.get("dilation_h_factor", 1), out_h)[0]
+    pad_w = same_padding(in_w, k_w, op.attrs.get("stride_w", 1), op.attrs.get("dilation_w_factor", 1), out_w)[0]
+    return pad_h, pad_w
+
+
+def conv2d_scratch(op: Op, kernels: str) -> int:
+    """CMSIS-NN's im2col buffer (arm_convolve_wrapper_s8_get_buffer_size, DSP build, no MVE)."""
+    if kernels != "cmsis-nn":
+        return 0
+    _, k_h, k_w, filter_in_c = input_shape(op, 1)
+    pad_h, pad_w = _padding_amounts(op, k_h, k_w)
+    unit_stride = op.attrs.get("stride_h", 1) == 1 and op.attrs.get("stride_w", 1) == 1
+    if k_h == 1 and k_w == 1 and pad_h == 0 and pad_w == 0 and unit_stride:
+        return 0  # arm_convolve_1x1_s8_fast works on the input directly
+    if k_h == 1 and k_w == 1 and pad_h == 0 and pad_w == 0:
+        return 0  # arm_convolve_1x1_s8 (strided) needs no buffer either
+    # Two im2col columns of int16, as arm_convolve_s8 and the 1xN variant ask for.
+    return 2 * k_h * k_w * filter_in_c * INT16_BYTES
+
+
+def depthwise_shapes(op: Op) -> list[Shape]:
+    batch = input_shape(op)[0]
+    _, k_h, k_w, out_c = input_shape(op, 1)
+    out_h, out_w = _spatial_output(op, k_h, k_w)
+    return [(batch, out_h, out_w, out_c)]
+
+
+def depthwise_macs(op: Op) -> int:
+    _, k_h, k_w, out_c = input_shape(op, 1)
+    batch, out_h, out_w, _ = op.outputs[0].shape
+    return batch * out_h * out_w * out_c * k_h * k_w
+
+
+def depthwise_scratch(op: Op, kernels: str) -> int:
+    """arm_depthwise_conv_wrapper_s8_get_buffer_size (DSP build): 3x3 with pad<=1 needs none."""
+    if kernels != "cmsis-nn":
+        return 0
+    _, _, _, in_c = input_shape(op)
+    _, k_h, k_w, out_c = input_shape(op, 1)
+    dilated = op.attrs.get("dilation_h_factor", 1) != 1 or op.attrs.get("dilation_w_factor", 1) != 1
+    if in_c != out_c or dilated:
+        return 0  # the generic kernel with a multiplier works without scratch
+    pad_h, pad_w = _padding_amounts(op, k_h, k_w)
+    if k_h == 3 and k_w == 3 and pad_h <= 1 and pad_w <= 1:
+        return 0
+    return in_c * k_h * k_w * INT16_BYTES
+
+
+def transpose_conv_shapes(op: Op) -> list[Shape]:
+    output_shape_tensor = op.input(0)
+    if output_shape_tensor is not None and output_shape_tensor.data is not None:
+        return [tuple(int(d) for d in output_shape_tensor.data.reshape(-1))]
+    return [op.outputs[0].shape]
+
+
+def transpose_conv_macs(op: Op) -> int:
+    out_c, k_h, k_w, in_c = input_shape(op, 1)
+    batch, in_h, in_w, _ = input_shape(op, 2)
+    return batch * in_h * in_w * in_c * k_h * k_w * out_c
+
+
+def _weights_then_outputs(op: Op) -> int:
+    return sum(t.num_elements for t in op.outputs)
+
+
+register(OpSpec("CONV_2D", "conv", conv2d_shapes, conv2d_macs, _weights_then_outputs, conv2d_scratch))
+register(OpSpec("DEPTHWISE_CONV_2D", "depthwise", depthwise_shapes, depthwise_macs, _weights_then_outputs,
+                depthwise_scratch))
+register(OpSpec("TRANSPOSE_CONV", "conv", transpose_conv_shapes, transpose_conv_macs, _weights_then_outputs))
