@@ -1,0 +1,34 @@
+"""Pieces the commands share: the bundled default model, JSON output, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tinyops.backends.tflite_writer import write_atomically
+
+DEFAULT_BOARD = "stm32f746g-disco"
+DEFAULT_MODEL_NAME = "vww_mobilenetv1_96_int8.tflite"
+
+
+def default_model_path() -> Path:
+    """The bundled default model (MLPerf Tiny VWW MobileNetV1 0.25/96, int8; Apache-2.0)."""
+    return Path(str(resources.files("tinyops") / "data" / DEFAULT_MODEL_NAME))
+
+
+def print_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def save_figure(figure: Any, path: str) -> None:
+    """Save a matplotlib figure atomically (the format follows the file extension)."""
+    import io
+
+    target = Path(path)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=(target.suffix[1:] or "png"), dpi=120, bbox_inches="tight")
+    write_atomically(target, buffer.getvalue())

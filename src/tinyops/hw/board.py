@@ -1,0 +1,673 @@
+"""Board database: MCU boards described as TOML data files, every figure with a cited source.
+
+A board file (see docs/boards.md) lists the MCU, its SRAM regions, internal flash, caches,
+external memories, DMA engines and power figures.  Every figure must carry a source: either
+the table it sits in has a ``source = "..."`` key, or the figure ``x`` has a sibling
+``x_source = "..."`` that overrides it.  The loader validates everything and raises
+:class:`BoardError` with one line naming the file, the field path and the problem.
+
+Bundled boards live in ``tinyops/hw/boards/*.toml``; ``load_board`` also accepts a path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Mapping, NoReturn
+
+from tinyops.errors import BoardError
+
+__all__ = [
+    "BoardError",
+    "SramRegion",
+    "InternalFlash",
+    "ExternalMemory",
+    "DmaEngine",
+    "Power",
+    "PaperConfig",
+    "Board",
+    "board_ids",
+    "load_board",
+    "list_boards",
+    "CORES",
+    "SRAM_KINDS",
+    "EXTERNAL_KINDS",
+    "ACCELERATORS",
+]
+
+CORES = ("M0+", "M3", "M4", "M7", "M33", "M55")
+SRAM_KINDS = ("DTCM", "ITCM", "AXI", "SRAM", "SRAM1", "SRAM2", "SRAM3", "SRAM4", "CCM", "BKPSRAM")
+EXTERNAL_KINDS = ("qspi-flash", "ospi-flash", "fmc-sdram", "fmc-sram", "sdcard-spi")
+VOLATILE_KINDS = ("fmc-sdram", "fmc-sram")
+ACCELERATORS = ("ART", "flash-cache", "ICACHE", "none")
+POWER_SCOPES = ("board", "mcu")
+FLASH_NAME = "flash"  # the name DMA `reaches` lists use for internal flash
+
+# Keys that are descriptive text, not figures: they need no source.
+_TEXT_KEYS = frozenset({"id", "name", "notes", "source"})
+_PAPER_SUFFIX = "@paper"
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class SramRegion:
+    name: str
+    base: int
+    size_bytes: int
+    kind: str
+    dma_reachable: bool
+    usable_for_data: bool = True
+
+    @property
+    def end(self) -> int:
+        """One past the last byte."""
+        return self.base + self.size_bytes
+
+
+@dataclass(frozen=True)
+class InternalFlash:
+    size_bytes: int
+    wait_states: tuple[tuple[float, int], ...]  # (max flash-clock MHz, wait states), ascending
+    accelerator: str
+    read_width_bits: int
+    clock_divider: int = 1  # flash (bus) clock = CPU clock / clock_divider (2 on STM32H743)
+    voltage_v: float = 3.3
+
+    def wait_states_at(self, clock_mhz: float) -> int:
+        """Wait states needed at CPU clock ``clock_mhz`` (the table is in flash-clock MHz)."""
+        flash_mhz = clock_mhz / self.clock_divider
+        for max_mhz, ws in self.wait_states:
+            if flash_mhz <= max_mhz + 1e-9:
+                return ws
+        raise BoardError(
+            f"CPU clock {clock_mhz:g} MHz is above the flash wait-state table "
+            f"(up to {self.wait_states[-1][0] * self.clock_divider:g} MHz)"
+        )
+
+
+@dataclass(frozen=True)
+class ExternalMemory:
+    name: str
+    kind: str
+    part: str
+    size_bytes: int
+    bus_width_bits: int
+    clock_mhz: float
+    read_bandwidth_mb_s: float  # MB/s = 10**6 bytes per second, sustained sequential
+    write_bandwidth_mb_s: float
+    first_access_latency_ns: float  # read
+    memory_mapped: bool
+    block_size_bytes: int  # transfer block for block devices (SD card); 0 if byte-addressable
+    active_power_mw: float  # extra power drawn while the memory is being accessed
+    write_latency_ns: float = 0.0  # 0 = same as first_access_latency_ns
+    max_clock_mhz: float = 0.0  # 0 = same as clock_mhz
+    base: int | None = None  # address when memory-mapped
+    power_points: tuple[tuple[float, float], ...] = ()  # measured (clock MHz, board mW) points
+
+    @property
+    def volatile(self) -> bool:
+        return self.kind in VOLATILE_KINDS
+
+    @property
+    def effective_write_latency_ns(self) -> float:
+        return self.write_latency_ns or self.first_access_latency_ns
+
+
+@dataclass(frozen=True)
+class DmaEngine:
+    name: str
+    channels: int
+    reaches: tuple[str, ...]  # SRAM region names, "flash", external memory names
+
+
+@dataclass(frozen=True)
+class Power:
+    run_mw: float
+    run_clock_mhz: float
+    sleep_mw: float
+    run_voltage_v: float = 3.3
+    scope: str = "mcu"  # "board": measured at the board supply; "mcu": the chip alone
+    sleep_mode: str = "standby"
+    run_external_mw: float | None = None  # run power while using external memory, same scope
+
+
+@dataclass(frozen=True)
+class PaperConfig:
+    """A published configuration of the board (e.g. TinyOpsV2 Table 3's 8 MB SDRAM + 8 MB QSPI).
+
+    ``external_sizes`` caps the named external memories; memories not named are left out.
+    ``sram_bytes`` / ``flash_bytes`` record what the paper reports (informational).
+    """
+
+    name: str
+    external_sizes: tuple[tuple[str, int], ...]
+    sram_bytes: int | None = None
+    flash_bytes: int | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Board:
+    id: str
+    name: str
+    mcu: str
+    core: str
+    max_clock_mhz: float
+    sram_regions: tuple[SramRegion, ...]
+    internal_flash: InternalFlash
+    icache_bytes: int
+    dcache_bytes: int
+    external_memories: tuple[ExternalMemory, ...]
+    dma_engines: tuple[DmaEngine, ...]
+    power: Power
+    sources: dict[str, str] = field(compare=False, hash=False, repr=False)
+    fpu: bool = False
+    fpu_double: bool = False
+    dsp: bool = False
+    notes: str = ""
+    paper_config: PaperConfig | None = None
+    configuration: str = "physical"  # or the PaperConfig name once applied
+
+    @property
+    def sram_total_bytes(self) -> int:
+        """Sum of the SRAM regions usable for data (ITCM and backup SRAM excluded)."""
+        return sum(r.size_bytes for r in self.sram_regions if r.usable_for_data)
+
+    @property
+    def largest_contiguous_sram_bytes(self) -> int:
+        """Largest run of address-adjacent SRAM regions usable for data."""
+        best = run = 0
+        end: int | None = None
+        for r in sorted((r for r in self.sram_regions if r.usable_for_data), key=lambda r: r.base):
+            run = run + r.size_bytes if r.base == end else r.size_bytes
+            end = r.end
+            best = max(best, run)
+        return best
+
+    def sram(self, name: str) -> SramRegion | None:
+        return next((r for r in self.sram_regions if r.name == name), None)
+
+    def external(self, kind: str) -> ExternalMemory | None:
+        """The first external memory of ``kind`` (e.g. "fmc-sdram"), or one named ``kind``."""
+        for m in self.external_memories:
+            if m.kind == kind:
+                return m
+        return next((m for m in self.external_memories if m.name == kind), None)
+
+    def limit_external(self, sizes: Mapping[str, int], *, drop_others: bool = False,
+                       source: str = "limit_external()", label: str = "custom") -> Board:
+        """A copy with external memories (keyed by name or kind) capped to ``sizes`` bytes.
+
+        With ``drop_others`` the memories not named in ``sizes`` are removed (and from DMA lists).
+        """
+        known = {m.name for m in self.external_memories} | {m.kind for m in self.external_memories}
+        for key, size in sizes.items():
+            if key not in known:
+                raise BoardError(f"board {self.id}: limit_external: no external memory {key!r}; "
+                                 f"have {', '.join(sorted(known)) or 'none'}")
+            if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                raise BoardError(f"board {self.id}: limit_external: {key}: expected a positive "
+                                 f"integer, got {size!r}")
+        kept: list[ExternalMemory] = []
+        sources = {k: v for k, v in self.sources.items() if not k.startswith("external_memory[")}
+        for i, m in enumerate(self.external_memories):
+            cap = sizes.get(m.name, sizes.get(m.kind))
+            if cap is None and drop_others:
+                continue
+            j = len(kept)
+            old, new = f"external_memory[{i}].", f"external_memory[{j}]."
+            sources.update({new + k[len(old):]: v for k, v in self.sources.items() if k.startswith(old)})
+            if cap is not None:
+                if cap > m.size_bytes:
+                    raise BoardError(f"board {self.id}: limit_external: {m.name}: {cap} bytes is "
+                                     f"more than the {m.size_bytes} bytes the board carries")
+                m = dataclasses.replace(m, size_bytes=cap)
+                sources[new + "size_bytes"] = source
+            kept.append(m)
+        names = {m.name for m in kept}
+        gone = {m.name for m in self.external_memories} - names
+        dma = tuple(dataclasses.replace(d, reaches=tuple(r for r in d.reaches if r not in gone))
+                    for d in self.dma_engines)
+        return dataclasses.replace(self, external_memories=tuple(kept), dma_engines=dma,
+                                   sources=sources, configuration=label)
+
+    def with_paper_config(self) -> Board:
+        """The board as a paper configured it (e.g. TinyOpsV2: exactly 8 MB SDRAM + 8 MB QSPI)."""
+        pc = self.paper_config
+        if pc is None:
+            raise BoardError(f"board {self.id} has no paper_config")
+        src = self.sources.get("paper_config.external", pc.name)
+        return self.limit_external(dict(pc.external_sizes), drop_others=True, source=src,
+                                   label=pc.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (tuples become lists), with derived totals."""
+        d = _jsonable(dataclasses.asdict(self))
+        d["sram_total_bytes"] = self.sram_total_bytes
+        d["largest_contiguous_sram_bytes"] = self.largest_contiguous_sram_bytes
+        d["external_memories"] = [dict(em, volatile=m.volatile)
+                                  for em, m in zip(d["external_memories"], self.external_memories)]
+        return d
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+# --------------------------------------------------------------------------- value checks
+
+Check = Callable[[Any], Any]  # returns the converted value or raises ValueError(message)
+
+
+def _got(v: Any) -> str:
+    return f"{type(v).__name__} {v!r}" if isinstance(v, (str, bool, list, dict)) else repr(v)
+
+
+def _int(minimum: int) -> Check:
+    what = "a positive integer" if minimum == 1 else "a non-negative integer"
+
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            raise ValueError(f"expected {what}, got {_got(v)}")
+        return v
+    return check
+
+
+def _num(minimum_exclusive: bool) -> Check:
+    what = "a positive number" if minimum_exclusive else "a non-negative number"
+
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (minimum_exclusive and v == 0):
+            raise ValueError(f"expected {what}, got {_got(v)}")
+        return float(v)
+    return check
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {_got(v)}")
+    return v
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError(f"expected a non-empty string, got {_got(v)}")
+    return v
+
+
+def _enum(options: tuple[str, ...]) -> Check:
+    def check(v: Any) -> str:
+        if v not in options:
+            raise ValueError(f"expected one of {', '.join(options)}; got {_got(v)}")
+        return v
+    return check
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(s, str) and s for s in v):
+        raise ValueError(f"expected a list of strings, got {_got(v)}")
+    return tuple(v)
+
+
+def _pairs(first: Check, second: Check, what: str) -> Check:
+    def check(v: Any) -> tuple[tuple[Any, Any], ...]:
+        if not isinstance(v, list) or not v:
+            raise ValueError(f"expected a non-empty list of [{what}] pairs, got {_got(v)}")
+        out = []
+        for i, p in enumerate(v):
+            if not isinstance(p, list) or len(p) != 2:
+                raise ValueError(f"item {i}: expected a [{what}] pair, got {_got(p)}")
+            try:
+                out.append((first(p[0]), second(p[1])))
+            except ValueError as e:
+                raise ValueError(f"item {i}: {e}") from None
+        return tuple(out)
+    return check
+
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_MISSING = object()
+
+
+# --------------------------------------------------------------------------- the reader
+
+
+class _Reader:
+    """Reads one board file, collecting a source for every figure."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.sources: dict[str, str] = {}
+
+    def fail(self, path: str, msg: str) -> NoReturn:
+        raise BoardError(f"board file {self.label}: {path}: {msg}" if path
+                         else f"board file {self.label}: {msg}")
+
+    def table(self, parent: dict[str, Any], key: str, path: str, required: bool = True) -> dict[str, Any] | None:
+        v = parent.get(key)
+        if v is None:
+            if required:
+                self.fail(path, "missing required table")
+            return None
+        if not isinstance(v, dict):
+            self.fail(path, f"expected a table, got {_got(v)}")
+        return v
+
+    def array(self, parent: dict[str, Any], key: str, required: bool) -> list[dict[str, Any]]:
+        v = parent.get(key)
+        if v is None:
+            if required:
+                self.fail(key, f"missing; add at least one [[{key}]] table")
+            return []
+        if not isinstance(v, list) or not all(isinstance(t, dict) for t in v):
+            self.fail(key, f"expected an array of tables ([[{key}]]), got {_got(v)}")
+        if required and not v:
+            self.fail(key, f"expected at least one [[{key}]] table")
+        return v
+
+    def check_keys(self, t: dict[str, Any], path: str, allowed: set[str]) -> None:
+        for k in t:
+            base = k[: -len("_source")] if k.endswith("_source") else k
+            if base not in allowed and k not in allowed:
+                where = f"{path}.{k}" if path else k
+                self.fail(where, f"unknown field; allowed: {', '.join(sorted(allowed))}")
+
+    def get(self, t: dict[str, Any], path: str, key: str, check: Check, default: Any = _MISSING) -> Any:
+        where = f"{path}.{key}" if path else key
+        if key not in t:
+            if default is _MISSING:
+                self.fail(where, "missing required field")
+            return default
+        try:
+            value = check(t[key])
+        except ValueError as e:
+            self.fail(where, str(e))
+        if key not in _TEXT_KEYS:
+            self.sources[where] = self.source_for(t, path, key)
+        return value
+
+    def source_for(self, t: dict[str, Any], path: str, key: str) -> str:
+        where = f"{path}.{key}" if path else key
+        for k in (f"{key}_source", "source"):
+            if k in t:
+                s = t[k]
+                if not isinstance(s, str) or not s.strip():
+                    self.fail(f"{path}.{k}" if path else k, f"expected a non-empty string, got {_got(s)}")
+                return s
+        table = f"[{path}]" if path else "the top level"
+        self.fail(where, f"figure has no source; add source = \"...\" to {table} "
+                         f"or {key}_source = \"...\"")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse(data: dict[str, Any], label: str, expected_id: str | None) -> Board:
+    r = _Reader(label)
+    top_tables = {"cache", "sram", "flash", "external_memory", "dma", "power", "paper_config"}
+    r.check_keys(data, "", {"id", "name", "mcu", "core", "fpu", "fpu_double", "dsp",
+                             "max_clock_mhz", "notes", "source"} | top_tables)
+
+    board_id = r.get(data, "", "id", _str)
+    if not _ID_RE.match(board_id):
+        r.fail("id", f"expected lower-case letters, digits, '.', '_' or '-', got {board_id!r}")
+    if expected_id is not None and board_id != expected_id:
+        r.fail("id", f"must equal the file name {expected_id!r}, got {board_id!r}")
+    name = r.get(data, "", "name", _str)
+    mcu = r.get(data, "", "mcu", _str)
+    core = r.get(data, "", "core", _enum(CORES))
+    fpu = r.get(data, "", "fpu", _bool)
+    fpu_double = r.get(data, "", "fpu_double", _bool, False)
+    dsp = r.get(data, "", "dsp", _bool)
+    max_clock = r.get(data, "", "max_clock_mhz", _num(True))
+    notes = r.get(data, "", "notes", _str, "")
+    if fpu_double and not fpu:
+        r.fail("fpu_double", "is true but fpu is false")
+
+    cache = r.table(data, "cache", "cache")
+    assert cache is not None
+    r.check_keys(cache, "cache", {"icache_bytes", "dcache_bytes", "source"})
+    icache = r.get(cache, "cache", "icache_bytes", _int(0))
+    dcache = r.get(cache, "cache", "dcache_bytes", _int(0))
+
+    regions = _parse_sram(r, data)
+    flash = _parse_flash(r, data, max_clock)
+    externals = _parse_external(r, data, {x.name for x in regions})
+    dmas = _parse_dma(r, data, regions, externals)
+    power = _parse_power(r, data)
+    paper = _parse_paper(r, data, externals)
+
+    return Board(id=board_id, name=name, mcu=mcu, core=core, max_clock_mhz=max_clock,
+                 sram_regions=regions, internal_flash=flash, icache_bytes=icache,
+                 dcache_bytes=dcache, external_memories=externals, dma_engines=dmas, power=power,
+                 sources=r.sources, fpu=fpu, fpu_double=fpu_double, dsp=dsp, notes=notes,
+                 paper_config=paper)
+
+
+def _parse_sram(r: _Reader, data: dict[str, Any]) -> tuple[SramRegion, ...]:
+    regions: list[SramRegion] = []
+    for i, t in enumerate(r.array(data, "sram", required=True)):
+        p = f"sram[{i}]"
+        r.check_keys(t, p, {"name", "base", "size_bytes", "kind", "dma_reachable",
+                            "usable_for_data", "notes", "source"})
+        reg = SramRegion(
+            name=r.get(t, p, "name", _str),
+            base=r.get(t, p, "base", _int(0)),
+            size_bytes=r.get(t, p, "size_bytes", _int(1)),
+            kind=r.get(t, p, "kind", _enum(SRAM_KINDS)),
+            dma_reachable=r.get(t, p, "dma_reachable", _bool),
+            usable_for_data=r.get(t, p, "usable_for_data", _bool, True),
+        )
+        for j, other in enumerate(regions):
+            if other.name == reg.name:
+                r.fail(f"{p}.name", f"duplicate region name {reg.name!r} (also sram[{j}])")
+            if reg.base < other.end and other.base < reg.end:
+                r.fail(p, f"region {reg.name} {reg.base:#010x}-{reg.end - 1:#010x} overlaps "
+                          f"sram[{j}] {other.name} {other.base:#010x}-{other.end - 1:#010x}")
+        regions.append(reg)
+    return tuple(regions)
+
+
+def _parse_flash(r: _Reader, data: dict[str, Any], max_clock: float) -> InternalFlash:
+    t = r.table(data, "flash", "flash")
+    assert t is not None
+    r.check_keys(t, "flash", {"size_bytes", "wait_states", "accelerator", "read_width_bits",
+                              "clock_divider", "voltage_v", "notes", "source"})
+    ws = r.get(t, "flash", "wait_states", _pairs(_num(True), _int(0), "max_mhz, wait_states"))
+    for k in range(1, len(ws)):
+        if ws[k][0] <= ws[k - 1][0] or ws[k][1] < ws[k - 1][1]:
+            r.fail("flash.wait_states", f"item {k}: max_mhz must increase and wait states must "
+                                        f"not decrease, got {list(ws[k - 1])} then {list(ws[k])}")
+    flash = InternalFlash(
+        size_bytes=r.get(t, "flash", "size_bytes", _int(1)),
+        wait_states=ws,
+        accelerator=r.get(t, "flash", "accelerator", _enum(ACCELERATORS)),
+        read_width_bits=r.get(t, "flash", "read_width_bits", _int(1)),
+        clock_divider=r.get(t, "flash", "clock_divider", _int(1), 1),
+        voltage_v=r.get(t, "flash", "voltage_v", _num(True), 3.3),
+    )
+    if ws[-1][0] * flash.clock_divider < max_clock - 1e-9:
+        r.fail("flash.wait_states", f"table stops at {ws[-1][0]:g} MHz flash clock "
+                                    f"(x{flash.clock_divider}) but max_clock_mhz is {max_clock:g}")
+    return flash
+
+
+def _parse_external(r: _Reader, data: dict[str, Any], sram_names: set[str]) -> tuple[ExternalMemory, ...]:
+    mems: list[ExternalMemory] = []
+    for i, t in enumerate(r.array(data, "external_memory", required=False)):
+        p = f"external_memory[{i}]"
+        r.check_keys(t, p, {f.name for f in dataclasses.fields(ExternalMemory)} | {"notes", "source"})
+        kind = r.get(t, p, "kind", _enum(EXTERNAL_KINDS))
+        is_block = kind == "sdcard-spi"
+        m = ExternalMemory(
+            name=r.get(t, p, "name", _str),
+            kind=kind,
+            part=r.get(t, p, "part", _str),
+            size_bytes=r.get(t, p, "size_bytes", _int(1)),
+            bus_width_bits=r.get(t, p, "bus_width_bits", _int(1)),
+            clock_mhz=r.get(t, p, "clock_mhz", _num(True)),
+            read_bandwidth_mb_s=r.get(t, p, "read_bandwidth_mb_s", _num(True)),
+            write_bandwidth_mb_s=r.get(t, p, "write_bandwidth_mb_s", _num(True)),
+            first_access_latency_ns=r.get(t, p, "first_access_latency_ns", _num(False)),
+            memory_mapped=r.get(t, p, "memory_mapped", _bool),
+            block_size_bytes=r.get(t, p, "block_size_bytes", _int(1) if is_block else _int(0),
+                                   _MISSING if is_block else 0),
+            active_power_mw=r.get(t, p, "active_power_mw", _num(False)),
+            write_latency_ns=r.get(t, p, "write_latency_ns", _num(False), 0.0),
+            max_clock_mhz=r.get(t, p, "max_clock_mhz", _num(True), 0.0),
+            base=r.get(t, p, "base", _int(0), None),
+            power_points=r.get(t, p, "power_points", _pairs(_num(True), _num(True), "clock_mhz, mW"), ()),
+        )
+        if m.name == FLASH_NAME or m.name in sram_names or any(o.name == m.name for o in mems):
+            r.fail(f"{p}.name", f"name {m.name!r} is already used by another memory")
+        if is_block and m.memory_mapped:
+            r.fail(f"{p}.memory_mapped", "an SPI SD card cannot be memory-mapped")
+        if m.max_clock_mhz and m.max_clock_mhz < m.clock_mhz:
+            r.fail(f"{p}.max_clock_mhz", f"{m.max_clock_mhz:g} is below clock_mhz {m.clock_mhz:g}")
+        mems.append(m)
+    return tuple(mems)
+
+
+def _parse_dma(r: _Reader, data: dict[str, Any], regions: tuple[SramRegion, ...],
+               mems: tuple[ExternalMemory, ...]) -> tuple[DmaEngine, ...]:
+    targets = {x.name for x in regions} | {m.name for m in mems} | {FLASH_NAME}
+    engines: list[DmaEngine] = []
+    for i, t in enumerate(r.array(data, "dma", required=False)):
+        p = f"dma[{i}]"
+        r.check_keys(t, p, {"name", "channels", "reaches", "notes", "source"})
+        d = DmaEngine(name=r.get(t, p, "name", _str), channels=r.get(t, p, "channels", _int(1)),
+                      reaches=r.get(t, p, "reaches", _str_list))
+        for target in d.reaches:
+            if target not in targets:
+                r.fail(f"{p}.reaches", f"unknown memory {target!r}; known: {', '.join(sorted(targets))}")
+        engines.append(d)
+    if engines:  # cross-check the per-region flag against the engines
+        reached = {x for d in engines for x in d.reaches}
+        for i, reg in enumerate(regions):
+            if reg.dma_reachable != (reg.name in reached):
+                r.fail(f"sram[{i}].dma_reachable",
+                       f"is {str(reg.dma_reachable).lower()} but {reg.name} is "
+                       f"{'not ' if reg.name not in reached else ''}listed in any [[dma]] reaches")
+    return tuple(engines)
+
+
+def _parse_power(r: _Reader, data: dict[str, Any]) -> Power:
+    t = r.table(data, "power", "power")
+    assert t is not None
+    p = "power"
+    r.check_keys(t, p, {f.name for f in dataclasses.fields(Power)} | {"notes", "source"})
+    return Power(
+        run_mw=r.get(t, p, "run_mw", _num(True)),
+        run_clock_mhz=r.get(t, p, "run_clock_mhz", _num(True)),
+        sleep_mw=r.get(t, p, "sleep_mw", _num(False)),
+        run_voltage_v=r.get(t, p, "run_voltage_v", _num(True), 3.3),
+        scope=r.get(t, p, "scope", _enum(POWER_SCOPES), "mcu"),
+        sleep_mode=r.get(t, p, "sleep_mode", _str, "standby"),
+        run_external_mw=r.get(t, p, "run_external_mw", _num(True), None),
+    )
+
+
+def _parse_paper(r: _Reader, data: dict[str, Any], mems: tuple[ExternalMemory, ...]) -> PaperConfig | None:
+    t = r.table(data, "paper_config", "paper_config", required=False)
+    if t is None:
+        return None
+    p = "paper_config"
+    r.check_keys(t, p, {"name", "external", "sram_bytes", "flash_bytes", "notes", "source"})
+    ext = r.table(t, "external", f"{p}.external")
+    assert ext is not None
+    r.sources[f"{p}.external"] = r.source_for(t, p, "external")
+    by_name = {m.name: m for m in mems}
+    sizes: list[tuple[str, int]] = []
+    for key, val in ext.items():
+        where = f"{p}.external.{key}"
+        if key not in by_name:
+            r.fail(where, f"no external memory named {key!r}; known: {', '.join(sorted(by_name)) or 'none'}")
+        try:
+            size = _int(1)(val)
+        except ValueError as e:
+            r.fail(where, str(e))
+        if size > by_name[key].size_bytes:
+            r.fail(where, f"{size} bytes is more than the {by_name[key].size_bytes} the board carries")
+        sizes.append((key, size))
+    return PaperConfig(
+        name=r.get(t, p, "name", _str),
+        external_sizes=tuple(sizes),
+        sram_bytes=r.get(t, p, "sram_bytes", _int(1), None),
+        flash_bytes=r.get(t, p, "flash_bytes", _int(1), None),
+        notes=r.get(t, p, "notes", _str, ""),
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _bundled_dir() -> Any:
+    return resources.files("tinyops.hw").joinpath("boards")
+
+
+def board_ids() -> list[str]:
+    """IDs of the bundled boards, sorted."""
+    return sorted(e.name[: -len(".toml")] for e in _bundled_dir().iterdir()
+                  if e.name.endswith(".toml"))
+
+
+def _load_text(text: str, label: str, expected_id: str | None) -> Board:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise BoardError(f"board file {label}: malformed TOML: {e}") from None
+    return _parse(data, label, expected_id)
+
+
+@lru_cache(maxsize=None)
+def _load_bundled(board_id: str) -> Board:
+    entry = _bundled_dir().joinpath(f"{board_id}.toml")
+    return _load_text(entry.read_text(encoding="utf-8"), f"{board_id}.toml", board_id)
+
+
+def _looks_like_path(s: str) -> bool:
+    return s.endswith(".toml") or "/" in s or "\\" in s
+
+
+def load_board(id_or_path: str) -> Board:
+    """Load a bundled board by ID, or a board file by path.
+
+    Append ``@paper`` (``"stm32f746g-disco@paper"``) to get the board's published
+    configuration (:meth:`Board.with_paper_config`).
+    """
+    spec = str(id_or_path)
+    paper = spec.endswith(_PAPER_SUFFIX) and not Path(spec).is_file()
+    if paper:
+        spec = spec[: -len(_PAPER_SUFFIX)]
+    if _looks_like_path(spec) or Path(spec).is_file():
+        path = Path(spec)
+        if not path.is_file():
+            raise BoardError(f"board file {spec}: not found")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BoardError(f"board file {spec}: cannot read: {e}") from None
+        board = _load_text(text, spec, None)
+    else:
+        known = board_ids()
+        if spec not in known:
+            raise BoardError(f"unknown board {spec!r}; known boards: {', '.join(known)}; "
+                             f"or pass a path to a .toml file")
+        board = _load_bundled(spec)
+    return board.with_paper_config() if paper else board
+
+
+def list_boards() -> list[Board]:
+    """All bundled boards, sorted by ID."""
+    return [load_board(i) for i in board_ids()]
