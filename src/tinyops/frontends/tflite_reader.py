@@ -155,7 +155,8 @@ def _to_graph(model: Any, file_bytes: bytes, source: str) -> Graph:
             builtin = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
             kind = BUILTIN_OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
             attrs: dict[str, Any] = {}
-            extras = {}
+            # "" records that the file has no options table, so the writer does not invent one.
+            extras: dict[str, Any] = {"options_class": ""}
             if raw_op.builtinOptions is not None:
                 attrs.update(options_to_attrs(raw_op.builtinOptions))
                 extras["options_class"] = OPTIONS_NAMES[raw_op.builtinOptionsType]

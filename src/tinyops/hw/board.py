@@ -132,7 +132,7 @@ class Power:
     run_mw: float
     run_clock_mhz: float
     sleep_mw: float
-    run_voltage_v: float = 3.3
+    run_voltage_v: float | None = None  # supply voltage the run figure was measured at
     scope: str = "mcu"  # "board": measured at the board supply; "mcu": the chip alone
     sleep_mode: str = "standby"
     run_external_mw: float | None = None  # run power while using external memory, same scope
@@ -271,7 +271,11 @@ Check = Callable[[Any], Any]  # returns the converted value or raises ValueError
 
 
 def _got(v: Any) -> str:
-    return f"{type(v).__name__} {v!r}" if isinstance(v, (str, bool, list, dict)) else repr(v)
+    if isinstance(v, bool):
+        return f"boolean {str(v).lower()}"
+    if isinstance(v, (list, dict)):
+        return f"{'array' if isinstance(v, list) else 'table'} {v!r}"
+    return repr(v)
 
 
 def _int(minimum: int) -> Check:
@@ -498,8 +502,8 @@ def _parse_flash(r: _Reader, data: dict[str, Any], max_clock: float) -> Internal
         voltage_v=r.get(t, "flash", "voltage_v", _num(True), 3.3),
     )
     if ws[-1][0] * flash.clock_divider < max_clock - 1e-9:
-        r.fail("flash.wait_states", f"table stops at {ws[-1][0]:g} MHz flash clock "
-                                    f"(x{flash.clock_divider}) but max_clock_mhz is {max_clock:g}")
+        r.fail("flash.wait_states", f"table stops at {ws[-1][0] * flash.clock_divider:g} MHz CPU "
+                                    f"clock but max_clock_mhz is {max_clock:g}")
     return flash
 
 
@@ -556,9 +560,9 @@ def _parse_dma(r: _Reader, data: dict[str, Any], regions: tuple[SramRegion, ...]
         reached = {x for d in engines for x in d.reaches}
         for i, reg in enumerate(regions):
             if reg.dma_reachable != (reg.name in reached):
+                who = "a [[dma]] engine lists" if reg.name in reached else "no [[dma]] engine lists"
                 r.fail(f"sram[{i}].dma_reachable",
-                       f"is {str(reg.dma_reachable).lower()} but {reg.name} is "
-                       f"{'not ' if reg.name not in reached else ''}listed in any [[dma]] reaches")
+                       f"is {str(reg.dma_reachable).lower()} but {who} {reg.name} in its reaches")
     return tuple(engines)
 
 
@@ -571,7 +575,7 @@ def _parse_power(r: _Reader, data: dict[str, Any]) -> Power:
         run_mw=r.get(t, p, "run_mw", _num(True)),
         run_clock_mhz=r.get(t, p, "run_clock_mhz", _num(True)),
         sleep_mw=r.get(t, p, "sleep_mw", _num(False)),
-        run_voltage_v=r.get(t, p, "run_voltage_v", _num(True), 3.3),
+        run_voltage_v=r.get(t, p, "run_voltage_v", _num(True), None),
         scope=r.get(t, p, "scope", _enum(POWER_SCOPES), "mcu"),
         sleep_mode=r.get(t, p, "sleep_mode", _str, "standby"),
         run_external_mw=r.get(t, p, "run_external_mw", _num(True), None),

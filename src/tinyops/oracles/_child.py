@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -17,11 +18,11 @@ def _batches(inputs_path: str) -> list[list[np.ndarray]]:
                 for b in range(count)]
 
 
-def _litert(model_path: str, batches: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+def _litert(model_path: str, batches: list[list[np.ndarray]], reference: bool) -> list[list[np.ndarray]]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_path=model_path, num_threads=1,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    interpreter = Interpreter(model_path=model_path, num_threads=1, experimental_op_resolver_type=resolver)
     interpreter.allocate_tensors()
     input_details = interpreter.get_input_details()
     output_details = interpreter.get_output_details()
@@ -66,7 +67,10 @@ def _tflm(model_path: str, batches: list[list[np.ndarray]]) -> list[list[np.ndar
 def main() -> None:
     engine, model_path, inputs_path, outputs_path = sys.argv[1:5]
     batches = _batches(inputs_path)
-    results = _litert(model_path, batches) if engine == "litert" else _tflm(model_path, batches)
+    if engine.startswith("litert"):
+        results = _litert(model_path, batches, reference=engine == "litert")
+    else:
+        results = _tflm(model_path, batches)
     if inputs_path:
         stacked = {f"out{i}": np.stack([r[i] for r in results]) for i in range(len(results[0]))}
         np.savez(outputs_path, **stacked)
@@ -74,3 +78,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # Leave without running interpreter destructors: LiteRT's SVDF kernel corrupts the heap on
+    # keyword_scrambled_8bit and the damage only surfaces at teardown, after results are saved.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

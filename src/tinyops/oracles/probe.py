@@ -56,9 +56,11 @@ def _run_child(engine: str, model: bytes, inputs: Sequence[Sequence[np.ndarray]]
         return OracleResult(outputs=outputs, arena=arena)
 
 
-def litert_run(model: bytes, inputs: Sequence[Sequence[np.ndarray]], timeout_s: float = 600) -> OracleResult:
-    """Run LiteRT (reference CPU kernels, 1 thread) on each batch of inputs."""
-    return _run_child("litert", model, inputs, timeout_s)
+def litert_run(model: bytes, inputs: Sequence[Sequence[np.ndarray]], timeout_s: float = 600,
+               reference_kernels: bool = True) -> OracleResult:
+    """Run LiteRT on each batch of inputs, 1 thread: its reference kernels (the bit-exactness
+    oracle), or with ``reference_kernels=False`` its default optimized kernels and delegates."""
+    return _run_child("litert" if reference_kernels else "litert-optimized", model, inputs, timeout_s)
 
 
 def tflm_run(model: bytes, inputs: Sequence[Sequence[np.ndarray]], timeout_s: float = 600) -> OracleResult:

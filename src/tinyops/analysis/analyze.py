@@ -1,0 +1,200 @@
+"""Per-op and whole-model analysis: MACs, weights, activations, working set, scratch, fit on a board."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinyops.analysis.liveness import activation_lifetimes, live_bytes_per_step, variable_bytes
+from tinyops.ir.graph import Graph, Op, Tensor
+from tinyops.ops import spec_for
+
+if TYPE_CHECKING:
+    from tinyops.hw.board import Board
+
+# Op categories whose constant inputs are learned parameters; the constant inputs of other ops
+# (RESHAPE's shape, PAD's paddings, MEAN's axes...) are configuration, not weights.
+WEIGHT_CATEGORIES = {"conv", "depthwise", "fc", "elementwise", "activation", "opaque"}
+DEFAULT_KERNELS = "cmsis-nn"
+
+
+@dataclass
+class OpAnalysis:
+    index: int
+    subgraph: int
+    type: str
+    category: str
+    output_shapes: list[list[int]]
+    macs: int
+    elementary_ops: int
+    params: int
+    weight_bytes: int  # constant data + bias + per-channel quantization parameters
+    input_bytes: int  # activations read (non-constant inputs)
+    output_bytes: int
+    working_set_bytes: int  # inputs + outputs + weights (Svoboda et al.)
+    scratch_bytes: int  # what the kernel library asks the arena for (im2col etc.)
+    opaque: bool
+
+
+@dataclass
+class Totals:
+    ops: int
+    macs: int
+    params: int
+    weight_bytes: int
+    other_constant_bytes: int
+    flash_bytes: int  # the serialized model: what sits in flash
+    model_overhead_bytes: int  # flash bytes that are neither weights nor other constants
+    peak_activation_bytes: int  # max over steps of the live activation bytes, model's own order
+    peak_step: int
+    state_bytes: int  # variable tensors (RNN state), persistent
+    max_scratch_bytes: int
+    sram_lower_bound_bytes: int  # max over steps of live activations + that op's scratch, + state
+    opaque_ops: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BoardFit:
+    id: str
+    fits_sram: bool
+    fits_flash: bool
+    sram_needed_bytes: int
+    sram_available_bytes: int
+    sram_margin_bytes: int
+    flash_needed_bytes: int
+    flash_available_bytes: int
+    flash_margin_bytes: int
+
+
+@dataclass
+class Analysis:
+    model: str
+    kernels: str
+    ops: list[OpAnalysis]
+    totals: Totals
+    live_bytes: list[int]  # per step of the main subgraph
+    board: BoardFit | None = None
+    assumptions: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "kernels": self.kernels,
+            "ops": [asdict(op) for op in self.ops],
+            "totals": asdict(self.totals),
+            "live_bytes": self.live_bytes,
+            "board": None if self.board is None else asdict(self.board),
+            "assumptions": self.assumptions,
+        }
+
+
+def _weight_tensors(op: Op) -> list[Tensor]:
+    if spec_for(op).category not in WEIGHT_CATEGORIES:
+        return []
+    return op.constant_inputs
+
+
+def _constant_bytes(tensor: Tensor) -> int:
+    return tensor.size_bytes + tensor.quant_param_bytes
+
+
+def analyze_op(op: Op, index: int, subgraph_index: int, kernels: str) -> OpAnalysis:
+    spec = spec_for(op)
+    weights = _weight_tensors(op)
+    weight_bytes = sum(_constant_bytes(t) for t in weights)
+    input_bytes = sum(t.size_bytes for t in op.activation_inputs)
+    output_bytes = sum(t.size_bytes for t in op.outputs)
+    return OpAnalysis(
+        index=index,
+        subgraph=subgraph_index,
+        type=op.label,
+        category=spec.category,
+        output_shapes=[list(t.shape) for t in op.outputs],
+        macs=int(spec.count_macs(op)),
+        elementary_ops=int(spec.count_elementary_ops(op)),
+        params=sum(t.num_elements for t in weights),
+        weight_bytes=weight_bytes,
+        input_bytes=input_bytes,
+        output_bytes=output_bytes,
+        working_set_bytes=input_bytes + output_bytes + weight_bytes,
+        scratch_bytes=int(spec.scratch_bytes(op, kernels)),
+        opaque=spec.opaque,
+    )
+
+
+def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_KERNELS,
+            flash_bytes: int | None = None) -> Analysis:
+    """Analyze a model; ``flash_bytes`` is the serialized size (computed by writing it if not given)."""
+    ops = [analyze_op(op, op_index, sg_index, kernels) for sg_index, op_index, op in graph.all_ops()]
+
+    weight_ids: set[int] = set()
+    weight_bytes = params = 0
+    for subgraph in graph.subgraphs:
+        for op in subgraph.ops:
+            for tensor in _weight_tensors(op):
+                if id(tensor.data) not in weight_ids:
+                    weight_ids.add(id(tensor.data))
+                    weight_bytes += _constant_bytes(tensor)
+                    params += tensor.num_elements
+    other_constant_bytes = sum(_constant_bytes(t) for t in graph.constant_tensors() if id(t.data) not in weight_ids)
+    if flash_bytes is None:
+        from tinyops.backends.tflite_writer import to_tflite_bytes
+
+        flash_bytes = len(to_tflite_bytes(graph))
+
+    main = graph.main
+    live = live_bytes_per_step(activation_lifetimes(main), len(main.ops))
+    main_scratch = np.array([op.scratch_bytes for op in ops if op.subgraph == 0] or [0], dtype=np.int64)
+    state = variable_bytes(main)
+    peak_step = int(np.argmax(live)) if live.size else 0
+    totals = Totals(
+        ops=len(ops),
+        macs=sum(op.macs for op in ops),
+        params=params,
+        weight_bytes=weight_bytes,
+        other_constant_bytes=other_constant_bytes,
+        flash_bytes=flash_bytes,
+        model_overhead_bytes=max(flash_bytes - weight_bytes - other_constant_bytes, 0),
+        peak_activation_bytes=int(live.max()) if live.size else 0,
+        peak_step=peak_step,
+        state_bytes=state,
+        max_scratch_bytes=int(main_scratch.max()),
+        sram_lower_bound_bytes=int((live + main_scratch[: live.size]).max()) + state if live.size else state,
+        opaque_ops=sorted({op.type for op in ops if op.opaque}),
+    )
+    assumptions = {
+        "kernels": f"{kernels} (scratch buffers as its kernels request them)",
+        "order": "the model's own operator order",
+        "sram": "activation arena lower bound: live activations + the op's scratch + state; "
+                "the interpreter's own bookkeeping is not counted",
+        "flash": "the serialized model; application code and the runtime are not counted",
+        "weight_bytes": "constant data incl. bias and per-channel quantization parameters (12 B/channel)",
+    }
+    fit = None
+    if board is not None:
+        sram_available = board.largest_contiguous_sram_bytes
+        flash_available = board.internal_flash.size_bytes
+        fit = BoardFit(
+            id=board.id,
+            fits_sram=totals.sram_lower_bound_bytes <= sram_available,
+            fits_flash=flash_bytes <= flash_available,
+            sram_needed_bytes=totals.sram_lower_bound_bytes,
+            sram_available_bytes=sram_available,
+            sram_margin_bytes=sram_available - totals.sram_lower_bound_bytes,
+            flash_needed_bytes=flash_bytes,
+            flash_available_bytes=flash_available,
+            flash_margin_bytes=flash_available - flash_bytes,
+        )
+        assumptions["board"] = (f"{board.id}: largest contiguous SRAM block {sram_available} B, "
+                                f"internal flash {flash_available} B")
+    return Analysis(
+        model=graph.source_path or graph.description or "<graph>",
+        kernels=kernels,
+        ops=ops,
+        totals=totals,
+        live_bytes=[int(v) for v in live],
+        board=fit,
+        assumptions=assumptions,
+    )

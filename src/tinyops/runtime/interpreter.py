@@ -1,0 +1,149 @@
+"""The reference interpreter: runs a subgraph op by op with the registered reference kernels.
+
+Preparation happens once in the constructor (each op's kernel factory precomputes multipliers,
+lookup tables and reshaped weights), so ``run`` only moves arrays through prepared callables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+import tinyops.runtime.kernels  # noqa: F401  (registers every kernel with the op registry)
+from tinyops.errors import TinyOpsError, UnsupportedOpError
+from tinyops.ir.graph import Graph, Subgraph, Tensor
+from tinyops.runtime.kernels.base import BatchNotSupported, KernelUnsupported, PreparedKernel, kernel_factory
+
+
+@dataclass
+class _Step:
+    index: int
+    label: str
+    kernel: PreparedKernel
+    inputs: list[int | None]  # tensor indices, None for absent optional inputs
+    outputs: list[int]
+
+
+class Interpreter:
+    """Prepare a subgraph once, then run it on any number of inputs.
+
+    ``run`` takes and returns arrays in subgraph order. Inputs whose leading dimension is larger
+    than the model's are treated as a batch (vectorized where every kernel allows it).
+    """
+
+    def __init__(self, graph: Graph, subgraph_index: int = 0) -> None:
+        if not 0 <= subgraph_index < len(graph.subgraphs):
+            raise TinyOpsError(f"the model has no subgraph {subgraph_index} (it has {len(graph.subgraphs)})")
+        self.graph = graph
+        self.subgraph: Subgraph = graph.subgraphs[subgraph_index]
+        self._index = {id(t): i for i, t in enumerate(self.subgraph.tensors)}
+        self._constants: dict[int, np.ndarray] = {}
+        for i, tensor in enumerate(self.subgraph.tensors):
+            if tensor.is_constant:
+                self._constants[i] = np.asarray(tensor.data)
+        self._inputs = [self._index[id(t)] for t in self.subgraph.inputs]
+        self._outputs = [self._index[id(t)] for t in self.subgraph.outputs]
+        self._steps = [self._prepare(i, op) for i, op in enumerate(self.subgraph.ops)]
+        self.trace: dict[str | int, np.ndarray] = {}
+
+    def _prepare(self, index: int, op) -> _Step:  # type: ignore[no-untyped-def]
+        factory = kernel_factory(op)
+        if factory is None:
+            raise UnsupportedOpError(
+                f"{op.label} (op {index}) has no reference kernel in the tinyops runtime; "
+                f"supported: {', '.join(supported_kinds())}")
+        try:
+            kernel = factory(op)
+        except KernelUnsupported as exc:
+            raise UnsupportedOpError(f"{op.label} (op {index}) is not supported by the runtime: {exc}") from None
+        return _Step(index, op.label, kernel,
+                     [None if t is None else self._index[id(t)] for t in op.inputs],
+                     [self._index[id(t)] for t in op.outputs])
+
+    @property
+    def input_tensors(self) -> list[Tensor]:
+        return list(self.subgraph.inputs)
+
+    @property
+    def output_tensors(self) -> list[Tensor]:
+        return list(self.subgraph.outputs)
+
+    def _check_inputs(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if len(inputs) != len(self._inputs):
+            raise TinyOpsError(f"the model takes {len(self._inputs)} input(s), {len(inputs)} given")
+        checked = []
+        for position, (array, tensor) in enumerate(zip(inputs, self.subgraph.inputs)):
+            array = np.asarray(array)
+            expected = tensor.dtype.numpy
+            if array.dtype != expected:
+                same_kind = (np.issubdtype(array.dtype, np.floating) and np.issubdtype(expected, np.floating)) or (
+                    np.issubdtype(array.dtype, np.integer) and np.issubdtype(expected, np.integer)
+                    and np.can_cast(np.min_scalar_type(array.min()) if array.size else expected, expected)
+                    and (not array.size or np.can_cast(np.min_scalar_type(array.max()), expected)))
+                if not same_kind:
+                    raise TinyOpsError(f"input {position} ({tensor.name!r}) must be {tensor.dtype.value}, "
+                                       f"got {array.dtype}")
+                array = array.astype(expected)
+            model_shape = tuple(tensor.shape)
+            if tuple(array.shape) != model_shape and (
+                    array.ndim != len(model_shape) or tuple(array.shape[1:]) != model_shape[1:]):
+                raise TinyOpsError(f"input {position} ({tensor.name!r}) must have shape {list(model_shape)} "
+                                   f"(or a different batch size), got {list(array.shape)}")
+            checked.append(array)
+        return checked
+
+    def run(self, inputs: Sequence[np.ndarray], trace: bool = False) -> list[np.ndarray]:
+        """One inference (or one batched inference); with ``trace`` keep every tensor in ``.trace``."""
+        arrays = self._check_inputs(inputs)
+        values: dict[int, np.ndarray] = dict(self._constants)
+        for index, array in zip(self._inputs, arrays):
+            values[index] = array
+        for step in self._steps:
+            ins = [None if i is None else values[i] for i in step.inputs]
+            outs = step.kernel(ins)
+            for index, array in zip(step.outputs, outs):
+                values[index] = array
+        if trace:
+            self.trace = {}
+            for index, array in values.items():
+                if index in self._constants:
+                    continue
+                self.trace[index] = array
+                self.trace[self.subgraph.tensors[index].name] = array
+        return [values[i] for i in self._outputs]
+
+    def run_batch(self, batches: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+        """Many inferences: one list of inputs each; outputs stacked on a new axis 0 (like the oracles).
+
+        The inferences are concatenated along the batch dimension and run in one vectorized pass
+        when the model's batch is 1 and every kernel supports it; otherwise they run one by one.
+        """
+        if not batches:
+            return [np.zeros((0,) + tuple(t.shape), t.dtype.numpy) for t in self.subgraph.outputs]
+        model_batch_one = all(t.shape and t.shape[0] == 1 for t in self.subgraph.inputs)
+        if model_batch_one and len(batches) > 1:
+            try:
+                stacked = [np.concatenate([np.asarray(b[i]) for b in batches], axis=0)
+                           for i in range(len(self._inputs))]
+                if all(s.shape[0] == len(batches) for s in stacked):
+                    outputs = self.run(stacked)
+                    return [o.reshape((len(batches),) + tuple(t.shape))
+                            for o, t in zip(outputs, self.subgraph.outputs)]
+            except BatchNotSupported:
+                pass
+        results = [self.run(batch) for batch in batches]
+        return [np.stack([r[i] for r in results]) for i in range(len(self._outputs))]
+
+
+def supported_kinds() -> list[str]:
+    """Op kinds the runtime has a reference kernel for."""
+    from tinyops.ops.registry import known_kinds, spec_for
+
+    return [kind for kind in known_kinds() if "kernel" in spec_for(kind).hooks]
+
+
+def run_graph(graph: Graph, inputs: Sequence[np.ndarray], trace: bool = False) -> list[np.ndarray]:
+    """Convenience: prepare an Interpreter for subgraph 0 and run it once."""
+    return Interpreter(graph).run(inputs, trace=trace)
