@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 
 from tinyops.analysis import Analysis, analyze
-from tinyops.commands.common import DEFAULT_BOARD, default_model_path, print_json, save_figure
+from tinyops.commands.common import DEFAULT_BOARD, default_model_path, make_console, print_json, save_figure
 from tinyops.frontends import load_model
 from tinyops.ops.registry import KERNEL_LIBRARIES
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +35,7 @@ def _kib(value: int) -> str:
     return f"{value / 1024:,.1f}"
 
 
-def render(analysis: Analysis, console: Console) -> None:
+def render(analysis: Analysis, console: "Console") -> None:
     table = Table(title=f"{analysis.model}", title_justify="left", header_style="bold")
     for name, justify in [("#", "right"), ("op", "left"), ("output", "left"), ("MACs", "right"),
                           ("weights KiB", "right"), ("in KiB", "right"), ("out KiB", "right"),
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(analysis.to_json())
     else:
-        render(analysis, Console())
+        render(analysis, make_console())
         if args.plot:
-            Console().print(f"plot written to {args.plot}")
+            make_console().print(f"plot written to {args.plot}")
     return 0

@@ -6,7 +6,10 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from tinyops.backends.tflite_writer import write_atomically
 
@@ -32,3 +35,10 @@ def save_figure(figure: Any, path: str) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format=(target.suffix[1:] or "png"), dpi=120, bbox_inches="tight")
     write_atomically(target, buffer.getvalue())
+
+
+def make_console() -> "Console":
+    """A rich console; when output is piped (CI logs, files) use a wide fixed width, not 80."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)

@@ -1,0 +1,130 @@
+"""The memories of a board as the CPU and the DMA engines see them, at a given clock.
+
+For every memory (each SRAM region, the internal flash, each external memory) a
+:class:`MemoryPort` gives its bandwidth, the extra CPU cycles per byte when a kernel streams an
+operand from it (wait states not hidden by the flash accelerator; cache-line fills from
+memory-mapped external memories; nothing for SRAM), the start-up latency of a transfer, and
+the energy per byte moved that the board's run power does not already contain.
+
+:func:`operand_traffic_bytes` says how many bytes of an operand actually reach its memory
+during one op: a convolution re-reads its filter for every few output columns unless the
+filter stays in the data cache.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tinyops.hw.board import Board
+from tinyops.sim.cost_model import OpCounts
+from tinyops.sim.params import CoreParams, load_memory_energy
+
+FLASH = "flash"
+WORD_BYTES = 4
+CACHE_LINE_BYTES = 32  # Cortex-M7 L1 line
+
+
+@dataclass(frozen=True)
+class MemoryPort:
+    name: str
+    kind: str  # SRAM kind (DTCM, SRAM1...), "internal-flash", or the external kind
+    read_bytes_per_s: float
+    write_bytes_per_s: float
+    cpu_read_stall_cycles_per_byte: float | None  # None: the CPU cannot load from it directly
+    cpu_write_stall_cycles_per_byte: float | None
+    access_latency_s: float  # per transfer (or per block for block devices)
+    block_bytes: int  # 0 = byte addressable
+    read_nj_per_byte: float
+    write_nj_per_byte: float
+    active_power_mw: float
+    external: bool
+
+    @property
+    def cpu_addressable(self) -> bool:
+        return self.cpu_read_stall_cycles_per_byte is not None
+
+
+def _sram_port(name: str, kind: str, clock_hz: float, params: CoreParams, core: str) -> MemoryPort:
+    # DTCM on the M7 is 64 bits wide; other SRAM: one 32-bit access per bus cycle.
+    width = 8 if (kind == "DTCM" and core == "M7") else WORD_BYTES
+    stall = params.sram_stall_cycles_per_byte.get(kind, params.sram_stall_cycles_per_byte.get("SRAM", 0.0))
+    return MemoryPort(name, kind, width * clock_hz, width * clock_hz, stall, stall, 0.0, 0, 0.0, 0.0, 0.0, False)
+
+
+def _flash_port(board: Board, clock_mhz: float, params: CoreParams) -> MemoryPort:
+    flash = board.internal_flash
+    wait_states = flash.wait_states_at(clock_mhz)
+    line_bytes = flash.read_width_bits // 8
+    cpu_cycles_per_line = (wait_states + 1) * flash.clock_divider
+    hidden = params.flash_hidden_fraction.get(flash.accelerator, 0.0)
+    stall = cpu_cycles_per_line * (1.0 - hidden) / line_bytes
+    read_bps = line_bytes * clock_mhz * 1e6 / cpu_cycles_per_line
+    energy = load_memory_energy().internal_flash_read_nj_per_byte
+    # Programming the flash at run time is not modelled (Svoboda: orders of magnitude slower).
+    return MemoryPort(FLASH, "internal-flash", read_bps, 0.0, stall, None, 0.0, 0, energy, 0.0, 0.0, False)
+
+
+def _external_port(board: Board, mem, clock_mhz: float) -> MemoryPort:  # type: ignore[no-untyped-def]
+    read_bps = mem.read_bandwidth_mb_s * 1e6
+    write_bps = mem.write_bandwidth_mb_s * 1e6
+    read_nj = mem.active_power_mw / mem.read_bandwidth_mb_s  # mW / (MB/s) = nJ/B
+    write_nj = mem.active_power_mw / mem.write_bandwidth_mb_s
+    if mem.memory_mapped:
+        # Loads are served a cache line (M7) or a word (no D-cache) at a time; each burst pays
+        # the first-access latency plus the transfer at the memory's bandwidth.
+        burst = CACHE_LINE_BYTES if board.dcache_bytes > 0 else WORD_BYTES
+        clock_hz = clock_mhz * 1e6
+        burst_cycles = mem.first_access_latency_ns * 1e-9 * clock_hz + burst / read_bps * clock_hz
+        read_stall = burst_cycles / burst
+        write_stall = clock_hz / write_bps if mem.kind in ("fmc-sdram", "fmc-sram") else None
+    else:
+        read_stall = write_stall = None
+    return MemoryPort(mem.name, mem.kind, read_bps, write_bps, read_stall, write_stall,
+                      mem.first_access_latency_ns * 1e-9, mem.block_size_bytes, read_nj, write_nj,
+                      mem.active_power_mw, True)
+
+
+def memory_ports(board: Board, clock_mhz: float, params: CoreParams) -> dict[str, MemoryPort]:
+    """Every memory of ``board`` at CPU clock ``clock_mhz``, by name."""
+    clock_hz = clock_mhz * 1e6
+    ports = {r.name: _sram_port(r.name, r.kind, clock_hz, params, board.core)
+             for r in board.sram_regions if r.usable_for_data}
+    ports[FLASH] = _flash_port(board, clock_mhz, params)
+    for mem in board.external_memories:
+        ports[mem.name] = _external_port(board, mem, clock_mhz)
+    return ports
+
+
+def fastest_sram(board: Board) -> str:
+    """The memory the compute-bound estimate puts every operand in (DTCM when there is one)."""
+    regions = [r for r in board.sram_regions if r.usable_for_data]
+    dtcm = [r for r in regions if r.kind == "DTCM"]
+    return (dtcm or sorted(regions, key=lambda r: -r.size_bytes))[0].name
+
+
+def filter_passes(counts: OpCounts, filter_bytes: int, cache_bytes: int, params: CoreParams) -> int:
+    """How many times a MAC kernel streams its filter from memory.
+
+    A filter that fits in half the data cache stays there after the first pass. Otherwise
+    CMSIS-NN-style convolutions walk the whole filter once per ``conv_columns_per_filter_pass``
+    output pixels, depthwise kernels once per output pixel, fully connected once per row.
+    """
+    if filter_bytes <= cache_bytes // 2:
+        return 1
+    out_pixels = counts.outputs // max(counts.out_channels, 1)
+    if counts.kernel_class in ("conv1x1", "conv"):
+        return max(1, math.ceil(out_pixels / params.conv_columns_per_filter_pass))
+    if counts.kernel_class in ("dw3x3", "dw"):
+        return max(1, out_pixels)
+    if counts.kernel_class == "fc":
+        return max(1, out_pixels)  # rows of the batch
+    return 1
+
+
+def operand_traffic_bytes(counts: OpCounts, role: str, size_bytes: int, cache_bytes: int,
+                          params: CoreParams) -> int:
+    """Bytes of one operand that reach its memory in one op (role: filter | constant | input | output)."""
+    if role == "filter":
+        return size_bytes * filter_passes(counts, size_bytes, cache_bytes, params)
+    return size_bytes
