@@ -36,9 +36,13 @@ def load_model_bytes(data: bytes, source: str = "<bytes>") -> Graph:
     if len(data) >= 8 and data[4:8] == b"TFL3":
         return read_tflite(data, source)
     if source.lower().endswith(".onnx") or data[:2] == b"\x08\x07" or b"onnx" in data[:64].lower():
-        raise ModelFormatError(
-            f"{source}: looks like an ONNX model; ONNX import is not available yet, "
-            "convert it to .tflite (e.g. with onnx2tf) and try again")
+        from tinyops.frontends.onnx_reader import read_onnx
+
+        return read_onnx(data, source)
+    if data[:8] == b"TINYOPS\0":  # tinyops container (code-book weights): decoded to an int8 graph
+        from tinyops.quant.container import read_container
+
+        return read_container(data, source).graph
     if len(data) >= 8:
         # Some old converters wrote no file identifier: accept a flatbuffer that parses as a model.
         try:

@@ -244,8 +244,9 @@ def with_constants_in(plan: Plan, memory: str, staging: str | None = None, engin
         steps.append(replace(st, partitions=parts))
     ext = dict(plan.external_bytes)
     if port.external:
-        ext[memory] = sum(a.size_bytes for s in steps[:1] for p in s.partitions for a in p.accesses
-                          if False) + sum(t.bytes for t in transfers)
+        moved = {a.tensor: a.size_bytes for s in plan.steps for p in s.partitions for a in p.accesses
+                 if a.role in ("filter", "constant")}
+        ext[memory] = ext.get(memory, 0) + sum(moved.values())
     return replace(plan, steps=steps, transfers=transfers, external_bytes=ext,
                    strategy=f"{plan.strategy}+constants-in-{memory}",
                    assumptions={**plan.assumptions, "constants": f"in {memory}"

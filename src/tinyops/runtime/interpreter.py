@@ -14,7 +14,15 @@ import numpy as np
 import tinyops.runtime.kernels  # noqa: F401  (registers every kernel with the op registry)
 from tinyops.errors import TinyOpsError, UnsupportedOpError
 from tinyops.ir.graph import Graph, Subgraph, Tensor
-from tinyops.runtime.kernels.base import BatchNotSupported, KernelUnsupported, PreparedKernel, kernel_factory
+from tinyops.runtime.kernels.base import (
+    ENGINES,
+    BatchNotSupported,
+    Engine,
+    KernelOptions,
+    KernelUnsupported,
+    PreparedKernel,
+    kernel_factory,
+)
 
 
 @dataclass
@@ -31,9 +39,13 @@ class Interpreter:
 
     ``run`` takes and returns arrays in subgraph order. Inputs whose leading dimension is larger
     than the model's are treated as a batch (vectorized where every kernel allows it).
+    ``engine`` picks whose rounding to follow where TFLM and LiteRT differ (see KernelOptions).
     """
 
-    def __init__(self, graph: Graph, subgraph_index: int = 0) -> None:
+    def __init__(self, graph: Graph, subgraph_index: int = 0, engine: Engine = "tflm") -> None:
+        if engine not in ENGINES:
+            raise TinyOpsError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        self.options = KernelOptions(engine=engine)
         if not 0 <= subgraph_index < len(graph.subgraphs):
             raise TinyOpsError(f"the model has no subgraph {subgraph_index} (it has {len(graph.subgraphs)})")
         self.graph = graph
@@ -55,7 +67,7 @@ class Interpreter:
                 f"{op.label} (op {index}) has no reference kernel in the tinyops runtime; "
                 f"supported: {', '.join(supported_kinds())}")
         try:
-            kernel = factory(op)
+            kernel = factory(op, self.options)
         except KernelUnsupported as exc:
             raise UnsupportedOpError(f"{op.label} (op {index}) is not supported by the runtime: {exc}") from None
         return _Step(index, op.label, kernel,
@@ -144,6 +156,7 @@ def supported_kinds() -> list[str]:
     return [kind for kind in known_kinds() if "kernel" in spec_for(kind).hooks]
 
 
-def run_graph(graph: Graph, inputs: Sequence[np.ndarray], trace: bool = False) -> list[np.ndarray]:
+def run_graph(graph: Graph, inputs: Sequence[np.ndarray], trace: bool = False,
+              engine: Engine = "tflm") -> list[np.ndarray]:
     """Convenience: prepare an Interpreter for subgraph 0 and run it once."""
-    return Interpreter(graph).run(inputs, trace=trace)
+    return Interpreter(graph, engine=engine).run(inputs, trace=trace)

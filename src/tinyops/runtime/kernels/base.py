@@ -9,7 +9,8 @@ vectorize over it where that is cheap, and raise BatchNotSupported where it is n
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
@@ -19,7 +20,25 @@ from tinyops.ops.registry import spec_for
 
 Arrays = Sequence["np.ndarray | None"]
 PreparedKernel = Callable[[Arrays], list[np.ndarray]]
-KernelFactory = Callable[[Op], PreparedKernel]
+Engine = Literal["tflm", "litert"]
+ENGINES: tuple[str, ...] = ("tflm", "litert")
+
+
+@dataclass(frozen=True)
+class KernelOptions:
+    """Which oracle's arithmetic to follow where TFLM and LiteRT disagree.
+
+    They agree everywhere tinyops has measured except int8/int16 FULLY_CONNECTED, where LiteRT
+    (ai-edge-litert 2.x, reference kernels included) rescales the accumulator with one rounding
+    ((acc * multiplier + 2**(s-1)) >> s) while TFLM keeps TFLite's double rounding
+    (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT). "tflm" is the default because
+    TFLM is what runs on the microcontroller.
+    """
+
+    engine: Engine = "tflm"
+
+
+KernelFactory = Callable[[Op, KernelOptions], PreparedKernel]
 
 KERNEL_HOOK = "kernel"
 

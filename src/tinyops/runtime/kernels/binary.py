@@ -8,6 +8,7 @@ from tinyops.ir.dtypes import DType
 from tinyops.ir.graph import Op
 from tinyops.runtime.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from tinyops.runtime.kernels.base import (
+    KernelOptions,
     Arrays,
     KernelUnsupported,
     PreparedKernel,
@@ -42,7 +43,7 @@ def _check_types(op: Op) -> DType:
     return a.dtype
 
 
-def add_sub_kernel(op: Op) -> PreparedKernel:
+def add_sub_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     """TFLite's quantized ADD/SUB: rescale both inputs to a common 2**-20-finer scale, add, requantize."""
     dtype = _check_types(op)
     negate = op.kind == "SUB"
@@ -71,7 +72,7 @@ def add_sub_kernel(op: Op) -> PreparedKernel:
     return run
 
 
-def mul_kernel(op: Op) -> PreparedKernel:
+def mul_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     dtype = _check_types(op)
     if dtype is DType.FLOAT32:
         return _float_binary(op, np.multiply)

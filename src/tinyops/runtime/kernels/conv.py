@@ -17,6 +17,7 @@ from tinyops.ir.graph import Op
 from tinyops.ops.common import output_size, same_padding
 from tinyops.runtime.fixedpoint import round_half_away
 from tinyops.runtime.kernels.base import (
+    KernelOptions,
     Arrays,
     KernelUnsupported,
     PreparedKernel,
@@ -120,7 +121,7 @@ def _symmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q.reshape(x.shape), factors
 
 
-def conv2d_kernel(op: Op) -> PreparedKernel:
+def conv2d_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     input_t, weights, output_t = tensor_in(op, 0), tensor_in(op, 1), op.outputs[0]
     w = constant(op, 1)
     out_c, k_h, k_w, w_in_c = w.shape
@@ -193,7 +194,7 @@ def _hybrid_conv(op: Op, w: np.ndarray, geo: Geometry, out_shape_tail: tuple[int
     return run_hybrid
 
 
-def depthwise_conv2d_kernel(op: Op) -> PreparedKernel:
+def depthwise_conv2d_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     input_t, weights, output_t = tensor_in(op, 0), tensor_in(op, 1), op.outputs[0]
     w = constant(op, 1)
     _, k_h, k_w, out_c = w.shape
@@ -209,16 +210,18 @@ def depthwise_conv2d_kernel(op: Op) -> PreparedKernel:
         return x if multiplier == 1 else np.repeat(x, multiplier, axis=3)
 
     if input_t.dtype is DType.FLOAT32 and weights.dtype is DType.FLOAT32:
-        w_taps = w.reshape(k_h * k_w, out_c).astype(np.float64)
-        bias = _bias(op, out_c, np.float64)
+        # float32 sums in TFLite's tap order, bias last: the reference kernel's exact rounding, which
+        # matters when a hybrid op downstream re-quantizes this output.
+        w_taps = w.reshape(k_h * k_w, out_c).astype(np.float32)
+        bias = _bias(op, out_c, np.float32)
         clamp = _float_clamp(op)
 
         def run_float(inputs: Arrays) -> list[np.ndarray]:
-            padded = geo.pad(expand(inputs[0].astype(np.float64)))
-            acc = np.zeros((padded.shape[0],) + out_shape_tail, dtype=np.float64)
+            padded = geo.pad(expand(inputs[0].astype(np.float32)))
+            acc = np.zeros((padded.shape[0],) + out_shape_tail, dtype=np.float32)
             for tap, view in enumerate(geo.taps(padded)):
                 acc += view * w_taps[tap]
-            return [clamp((acc + bias).astype(np.float32))]
+            return [clamp(acc + bias)]
 
         return run_float
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from tinyops.ir.graph import Op
 from tinyops.runtime.kernels.base import (
+    KernelOptions,
     Arrays,
     BatchNotSupported,
     KernelUnsupported,
@@ -23,7 +24,7 @@ from tinyops.runtime.kernels.base import (
 )
 
 
-def reshape_kernel(op: Op) -> PreparedKernel:
+def reshape_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     """RESHAPE / SQUEEZE / EXPAND_DIMS: the output tensor's static shape, batch on dimension 0."""
     in_shape = tuple(tensor_in(op, 0).shape)
     out_shape = tuple(op.outputs[0].shape)
@@ -40,7 +41,7 @@ def reshape_kernel(op: Op) -> PreparedKernel:
     return run
 
 
-def pad_kernel(op: Op) -> PreparedKernel:
+def pad_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     paddings = np.asarray(constant(op, 1)).reshape(-1, 2).astype(np.int64)
     if np.any(paddings < 0):
         raise KernelUnsupported("negative paddings")
@@ -63,7 +64,7 @@ def pad_kernel(op: Op) -> PreparedKernel:
     return run
 
 
-def concatenation_kernel(op: Op) -> PreparedKernel:
+def concatenation_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     output_t = op.outputs[0]
     rank = len(output_t.shape)
     axis = int(op.attrs.get("axis", 0)) % max(rank, 1)
@@ -90,7 +91,7 @@ def concatenation_kernel(op: Op) -> PreparedKernel:
     return run
 
 
-def transpose_kernel(op: Op) -> PreparedKernel:
+def transpose_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     perm = tuple(int(p) for p in np.asarray(constant(op, 1)).reshape(-1))
     in_batch = tensor_in(op, 0).shape[0] if tensor_in(op, 0).shape else 1
 
@@ -119,7 +120,7 @@ def _nearest_indices(in_size: int, out_size: int, align_corners: bool, half_pixe
     return np.maximum(index, 0) if half_pixel else index
 
 
-def resize_nearest_kernel(op: Op) -> PreparedKernel:
+def resize_nearest_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     input_t, output_t = tensor_in(op, 0), op.outputs[0]
     if len(input_t.shape) != 4:
         raise KernelUnsupported(f"rank-{len(input_t.shape)} input (NHWC expected)")

@@ -11,6 +11,7 @@ import numpy as np
 from tinyops.ir.dtypes import DType
 from tinyops.ir.graph import Op
 from tinyops.runtime.kernels.base import (
+    KernelOptions,
     Arrays,
     KernelUnsupported,
     PreparedKernel,
@@ -24,7 +25,7 @@ from tinyops.runtime.kernels.base import (
 from tinyops.runtime.kernels.requant import conv_output_stage, weight_zero_points
 
 
-def fully_connected_kernel(op: Op) -> PreparedKernel:
+def fully_connected_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     input_t, weights, output_t = tensor_in(op, 0), tensor_in(op, 1), op.outputs[0]
     w = constant(op, 1)
     if w.ndim != 2:
@@ -58,6 +59,8 @@ def fully_connected_kernel(op: Op) -> PreparedKernel:
     w_zp = weight_zero_points(weights, units)
     w_mat = (w.astype(np.float64) - w_zp[:, None]).T.copy()
     stage = conv_output_stage(op, input_t, weights, output_t, units)
+    if options.engine == "litert" and not stage.wide:
+        stage.single_rounding = True  # see KernelOptions: LiteRT and TFLM round FC differently
     bias = np.zeros(units, dtype=np.int64) if bias_t is None else np.asarray(constant(op, 2), dtype=np.int64)
 
     def run_int(inputs: Arrays) -> list[np.ndarray]:

@@ -8,6 +8,7 @@ from tinyops.ir.dtypes import DType
 from tinyops.ir.graph import Op
 from tinyops.runtime.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, round_half_away, truncating_divide
 from tinyops.runtime.kernels.base import (
+    KernelOptions,
     Arrays,
     BatchNotSupported,
     KernelUnsupported,
@@ -35,7 +36,7 @@ def _pool_setup(op: Op) -> tuple[Geometry, tuple[float, float]]:
     return geo, bounds
 
 
-def average_pool_kernel(op: Op) -> PreparedKernel:
+def average_pool_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     geo, (lo, hi) = _pool_setup(op)
     in_shape = tensor_in(op, 0).shape
     # How many taps of each output window fall inside the input (TFLite divides by that count).
@@ -58,7 +59,7 @@ def average_pool_kernel(op: Op) -> PreparedKernel:
     return run
 
 
-def max_pool_kernel(op: Op) -> PreparedKernel:
+def max_pool_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     geo, (lo, hi) = _pool_setup(op)
     dtype = tensor_in(op, 0).dtype.numpy
     fill = -np.inf if dtype == np.float32 else np.iinfo(dtype).min
@@ -72,12 +73,13 @@ def max_pool_kernel(op: Op) -> PreparedKernel:
     return run
 
 
-def mean_kernel(op: Op) -> PreparedKernel:
+def mean_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     """MEAN, following LiteRT's reference dispatch for quantized inputs.
 
-    Three integer paths exist: a 4-D spatial mean with an integer multiplier, a plain
-    integer mean (truncating division) when input and output share scale and zero point,
-    and a float-rescaled mean otherwise.
+    Two integer paths exist: a 4-D spatial mean (axes 1 and 2, keep_dims) with an integer
+    multiplier, and otherwise a float-rescaled mean of the integer sum, rounded half away from
+    zero (measured: LiteRT and TFLM both round here even when input and output share scale and
+    zero point, where older TFLite truncated).
     """
     input_t, output_t = tensor_in(op, 0), op.outputs[0]
     rank = len(input_t.shape)
@@ -116,13 +118,6 @@ def mean_kernel(op: Op) -> PreparedKernel:
             return [np.clip(acc, info.min, info.max).astype(dtype)]
 
         return run_spatial
-
-    if in_zp == out_zp and np.float32(in_scale) == np.float32(out_scale):
-        def run_same(inputs: Arrays) -> list[np.ndarray]:
-            # Sums of the raw values (zero points included), divided with C truncation.
-            return [truncating_divide(reduce_sum(inputs[0].astype(np.int64)), count).astype(dtype)]
-
-        return run_same
 
     ratio = np.float32(in_scale) / np.float32(out_scale)
     bias = np.float32(-in_zp) * ratio

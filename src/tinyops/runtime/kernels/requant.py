@@ -11,6 +11,7 @@ from tinyops.ir.graph import Op, Tensor
 from tinyops.runtime.fixedpoint import (
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_int64,
+    multiply_by_quantized_multiplier_single_rounding,
     quantize_multipliers,
 )
 from tinyops.runtime.kernels.base import KernelUnsupported, activation_range, fused_activation, scale_zp
@@ -20,7 +21,8 @@ from tinyops.runtime.kernels.base import KernelUnsupported, activation_range, fu
 class OutputStage:
     """Per-output-channel requantization of an accumulator: multiplier, shift, zero point, clamp.
 
-    ``wide`` selects TFLite's 64-bit-accumulator variant (int16x8 kernels with an int64 bias).
+    ``wide`` selects TFLite's 64-bit-accumulator variant (int16x8 kernels with an int64 bias);
+    ``single_rounding`` the one-rounding rescale LiteRT's FULLY_CONNECTED uses.
     """
 
     multiplier: np.ndarray  # int64, per channel (or one entry)
@@ -30,13 +32,46 @@ class OutputStage:
     qmax: int
     dtype: np.dtype
     wide: bool = False
+    single_rounding: bool = False
+
+    def __post_init__(self) -> None:
+        # Precomputed pieces of the double-rounding rescale (see requantize_fast).
+        self._left = np.maximum(self.shift, 0)
+        right = np.maximum(-self.shift, 0)
+        self._right = right
+        self._half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
+        self._rounds = (right > 0).astype(np.int64)
+        self._any_left = bool(np.any(self._left))
 
     def __call__(self, acc: np.ndarray) -> np.ndarray:
-        if self.wide:
+        if not (self.single_rounding or self.wide or self._any_left):
+            scaled = self._double_rounding(np.asarray(acc, dtype=np.int64))
+        elif self.single_rounding:
+            scaled = multiply_by_quantized_multiplier_single_rounding(acc, self.multiplier, self.shift)
+        elif self.wide:
             scaled = multiply_by_quantized_multiplier_int64(acc, self.multiplier, self.shift)
         else:
             scaled = multiply_by_quantized_multiplier(acc, self.multiplier, self.shift)
-        return np.clip(scaled + self.zero_point, self.qmin, self.qmax).astype(self.dtype)
+        scaled += self.zero_point
+        np.clip(scaled, self.qmin, self.qmax, out=scaled)
+        return scaled.astype(self.dtype)
+
+    def _double_rounding(self, acc: np.ndarray) -> np.ndarray:
+        """multiply_by_quantized_multiplier for right shifts, with fewer temporaries (hot path).
+
+        SaturatingRoundingDoublingHighMul: (a*b + nudge) / 2**31 truncated toward zero, where
+        nudge is 2**30 for a*b >= 0 and 1 - 2**30 otherwise (no saturation: multipliers > 0).
+        RoundingDivideByPOT: (x + 2**(r-1) - [x < 0]) >> r rounds half away from zero.
+        """
+        product = acc * self.multiplier
+        negative = product < 0
+        product += 1 << 30
+        product -= negative * ((1 << 31) - 1)
+        product += (product < 0) * ((1 << 31) - 1)
+        product >>= 31
+        product += self._half - (product < 0) * self._rounds
+        product >>= self._right
+        return product
 
 
 def weight_scales(weights: Tensor, channels: int) -> np.ndarray:

@@ -1,0 +1,108 @@
+"""`tinyops memory MODEL`: plan the activation arena, compare with TFLM, optionally export the plan."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tinyops.commands.common import default_model_path, print_json, save_figure
+from tinyops.errors import TinyOpsError
+from tinyops.frontends import load_model
+from tinyops.memory import export_plan, plan_memory
+from tinyops.memory.plan import KERNEL_LIBRARIES, PLANNERS
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("memory", help="plan activation memory (arena offsets, op order, in-place ops)",
+                              description="Plan the activation arena of a model and compare it with TFLM's.")
+    p.add_argument("model", nargs="?", default=None, help="a .tflite model (default: the bundled VWW model)")
+    p.add_argument("--planner", choices=PLANNERS, default="best",
+                   help="tflm: reproduce TFLM's greedy planner; best: ours (default)")
+    p.add_argument("--no-reorder", action="store_true", help="keep the stored operator order")
+    p.add_argument("--no-inplace", action="store_true", help="no in-place execution")
+    p.add_argument("--kernels", choices=KERNEL_LIBRARIES, default="tflm-reference",
+                   help="kernel library whose scratch buffers to plan (default: tflm-reference)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--plot", metavar="PNG", help="draw the plan to this image file")
+    p.add_argument("--write", metavar="OUT.tflite",
+                   help="write the (reordered) model with TFLM OfflineMemoryAllocation metadata")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model_path = Path(args.model) if args.model else default_model_path()
+    if args.write and Path(args.write).resolve() == model_path.resolve():
+        raise TinyOpsError(f"--write {args.write}: refusing to overwrite the input model; choose another file name")
+    graph = load_model(model_path)
+    plan = plan_memory(graph, planner=args.planner, reorder=not args.no_reorder, inplace=not args.no_inplace,
+                       kernels=args.kernels)
+    exported = None
+    if args.write:
+        if args.kernels != "tflm-reference":
+            raise TinyOpsError("--write targets stock TFLM, whose scratch buffers are the reference kernels'; "
+                               "drop --kernels cmsis-nn")
+        exported = export_plan(graph, plan)
+        from tinyops.backends.tflite_writer import to_tflite_bytes, write_atomically
+
+        write_atomically(args.write, to_tflite_bytes(exported.graph))
+    if args.plot:
+        save_figure(plot_figure(plan, model_path.name), args.plot)
+    if args.json:
+        payload = plan.to_json()
+        payload["model"] = str(model_path)
+        if exported is not None:
+            payload["exported"] = {"path": args.write, "arena_bytes": exported.plan.arena_bytes,
+                                   "tflm_head_bytes": exported.tflm_head_bytes, "order": exported.plan.order,
+                                   "left_out_inplace": exported.left_out}
+        print_json(payload)
+    else:
+        _print_tables(plan, model_path.name, exported, args)
+    return 0
+
+
+def plot_figure(plan: Any, name: str) -> Any:
+    from tinyops.memory.plot import plot_plan
+
+    return plot_plan(plan, f"{name}: {plan.planner} plan, {plan.arena_bytes:,} bytes "
+                           f"(TFLM {plan.tflm_arena_bytes:,})")
+
+
+def _print_tables(plan: Any, name: str, exported: Any, args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    summary = Table(title=f"memory plan: {name}", show_header=False)
+    summary.add_column("what")
+    summary.add_column("value", justify="right")
+    reduction = 1 - plan.arena_bytes / plan.tflm_arena_bytes if plan.tflm_arena_bytes else 0.0
+    summary.add_row("planner / kernels", f"{plan.planner} / {plan.kernels}")
+    summary.add_row("arena", f"{plan.arena_bytes:,} B")
+    summary.add_row("lower bound (max live)", f"{plan.lower_bound_bytes:,} B (gap {plan.gap_bytes:,} B)")
+    summary.add_row("TFLM arena (reproduced)", f"{plan.tflm_arena_bytes:,} B")
+    summary.add_row("reduction vs TFLM", f"{reduction:.1%}")
+    summary.add_row("placement", f"{plan.strategy}{' (optimal)' if plan.proven_optimal else ''}")
+    summary.add_row("operator order", "reordered" if plan.reordered else "as stored")
+    kinds: dict[str, int] = {}
+    for alias in plan.aliases:
+        kinds[alias.kind] = kinds.get(alias.kind, 0) + 1
+    summary.add_row("in place", ", ".join(f"{k} {n}" for k, n in kinds.items()) or "none")
+    summary.add_row("planning time", f"{plan.planning_time_ms:.1f} ms")
+    console.print(summary)
+    table = Table(title="tensors and scratch buffers")
+    for column in ("name", "bytes", "offset", "first op", "last op", "in place of"):
+        table.add_column(column, justify="right" if column in ("bytes", "offset", "first op", "last op") else "left")
+    for buffer in plan.buffers:
+        source = f"{buffer.inplace_of} ({buffer.inplace_kind})" if buffer.inplace_of else ""
+        table.add_row(buffer.name, f"{buffer.size_bytes:,}", f"{buffer.offset:,}", str(buffer.first_op),
+                      str(buffer.last_op), source)
+    console.print(table)
+    if exported is not None:
+        console.print(f"wrote {args.write}: TFLM will report an arena head of {exported.tflm_head_bytes:,} bytes")
+        if exported.left_out:
+            left = ", ".join(f"{n} {k}" for k, n in exported.left_out.items())
+            console.print(f"note: the exported plan leaves out in-place ops TFLM's kernels cannot run ({left}); "
+                          f"our runtime's arena is {plan.arena_bytes:,} bytes, TFLM's {exported.tflm_head_bytes:,}")
+    if args.plot:
+        console.print(f"plot written to {args.plot}")

@@ -1,0 +1,97 @@
+"""`tinyops quantize`: post-training quantization of a float TFLite/ONNX model (see docs/quantization.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tinyops.backends.tflite_writer import write_atomically
+from tinyops.errors import TinyOpsError
+from tinyops.frontends.loader import load_model
+from tinyops.quant.calibration_data import ImagePreprocessing, load_calibration
+from tinyops.quant.codebook import DEFAULT_CLUSTERS
+from tinyops.quant.costs import SCHEMES
+from tinyops.quant.observers import METHODS
+from tinyops.quant.ptq import PtqConfig
+from tinyops.quant.schemes import quantize_scheme
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("quantize", help="post-training quantization to int8, Q-format, code-book or int4",
+                              description=__doc__)
+    p.add_argument("model", help="float32 .tflite or .onnx model")
+    p.add_argument("--calibration", required=True, metavar="DATA",
+                   help=".npz of samples, or a folder of images or 16 kHz .wav files")
+    p.add_argument("--output", "-o", required=True, metavar="OUT",
+                   help="output path (.tflite; code-book writes a .tinyops container)")
+    p.add_argument("--scheme", choices=SCHEMES, default="int8")
+    p.add_argument("--method", choices=METHODS, default="minmax", help="calibration range estimator")
+    p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor instead of per channel")
+    p.add_argument("--int8-io", action="store_true", help="int8 model inputs/outputs (no QUANTIZE/DEQUANTIZE)")
+    p.add_argument("--clusters", type=int, default=DEFAULT_CLUSTERS, help="code-book size (codebook scheme)")
+    p.add_argument("--max-samples", type=int, default=None, help="use at most this many calibration samples")
+    p.add_argument("--image-scale", type=float, default=1.0, help="image preprocessing: real = pixel*scale+offset")
+    p.add_argument("--image-offset", type=float, default=0.0)
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if args.scheme == "codebook" and output.suffix != ".tinyops":
+        raise TinyOpsError(f"{output}: code-book models are tinyops containers; name the output *.tinyops")
+    if args.scheme != "codebook" and output.suffix != ".tflite":
+        raise TinyOpsError(f"{output}: the {args.scheme} scheme writes TFLite; name the output *.tflite")
+    if output.exists() and not args.force:
+        raise TinyOpsError(f"{output}: already exists; choose another --output or pass --force")
+    if Path(args.model).resolve() == output.resolve():
+        raise TinyOpsError(f"{output}: is the input model; choose another --output")
+    if not 2 <= args.clusters <= 256:
+        raise TinyOpsError(f"--clusters must be 2..256, got {args.clusters}")
+    graph = load_model(args.model)
+    samples = load_calibration(args.calibration, graph, ImagePreprocessing(args.image_scale, args.image_offset),
+                               args.max_samples)
+    config = PtqConfig(method=args.method, per_channel=not args.per_tensor, int8_io=args.int8_io)
+    result = _quantize_with_progress(graph, samples, args, config)
+    write_atomically(output, result.payload)
+    summary = {
+        "model": str(args.model), "output": str(output), "scheme": args.scheme, "method": args.method,
+        "per_channel": not args.per_tensor, "int8_io": args.int8_io,
+        "calibration_samples": result.report.calibration_samples, "ops": len(result.graph.main.ops),
+        "folded_or_fused_ops": result.report.folded_ops, "file_bytes": len(result.payload),
+        "format": "tinyops container" if result.container else "tflite", "costs": result.costs,
+    }
+    if args.json:
+        from tinyops.commands.common import print_json
+
+        print_json(summary)
+    else:
+        _print_table(summary)
+    return 0
+
+
+def _quantize_with_progress(graph, samples, args: argparse.Namespace, config: PtqConfig):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    quiet = args.json
+    with Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True, disable=quiet) as progress:
+        task = progress.add_task("calibrate", total=len(samples))
+        return quantize_scheme(graph, samples, args.scheme, config, args.clusters,
+                               progress=lambda done: progress.update(task, completed=done))
+
+
+def _print_table(summary: dict) -> None:  # type: ignore[type-arg]
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"tinyops quantize: {summary['output']}", show_header=False)
+    for key, value in summary.items():
+        if key == "costs":
+            continue
+        table.add_row(key, str(value))
+    for key, value in summary["costs"].items():
+        if key != "scheme":
+            table.add_row(f"cost: {key}", f"{value:,}" if isinstance(value, int) else str(value))
+    Console().print(table)

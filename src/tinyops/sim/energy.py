@@ -1,0 +1,42 @@
+"""Energy of a simulated plan: power(state) x time + per-byte data movement.
+
+MicroNets §3.4 measures MCU power as nearly independent of the workload, so the board's run
+power (from the board file, at its measured clock) times the latency is the core term. Power
+scales with the clock as static + dynamic: P(f) = P_run x (s + (1 - s) f / f_run), with the
+static share s from the core's parameter file. Data movement adds per-byte energies for the
+internal flash (Svoboda §5.1) and for external memories (active power / bandwidth, board file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tinyops.planning.plan import Plan
+
+
+@dataclass
+class EnergyReport:
+    total_mj: float
+    run_power_mw: float
+    core_mj: float  # run power x latency
+    movement_mj: dict[str, float] = field(default_factory=dict)  # per memory
+
+
+def run_power_mw(plan: "Plan") -> float:
+    power = plan.board.power
+    s = plan.params.static_power_fraction
+    return power.run_mw * (s + (1.0 - s) * plan.clock_mhz / power.run_clock_mhz)
+
+
+def energy_of(plan: "Plan", latency_s: float, bytes_read: dict[str, int],
+              bytes_written: dict[str, int]) -> EnergyReport:
+    p_mw = run_power_mw(plan)
+    core_mj = p_mw * latency_s  # mW x s = mJ
+    movement: dict[str, float] = {}
+    for name, port in plan.memories.items():
+        nj = bytes_read.get(name, 0) * port.read_nj_per_byte + bytes_written.get(name, 0) * port.write_nj_per_byte
+        if nj:
+            movement[name] = nj * 1e-6
+    return EnergyReport(core_mj + sum(movement.values()), p_mw, core_mj, movement)

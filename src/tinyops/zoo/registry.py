@@ -1,0 +1,81 @@
+"""The registry of model families: names, defaults, and the function that builds each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from tinyops.errors import TinyOpsError
+from tinyops.ir import Graph
+from tinyops.zoo import mobilenet, mobilenetv3, nas, tiny
+from tinyops.zoo.spec import BuildRequest
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    build: Callable[[BuildRequest], Graph]
+    task: str  # dataset the family is published on: imagenet, vww, kws, cifar10, toyadmos
+    summary: str
+    reference: str
+    default_resolution: tuple[int, int]
+    default_classes: int | None  # None: no classifier (the autoencoder reconstructs its input)
+    default_input_channels: int
+    input_kind: str = "image"  # image | spectrogram (frames x coefficients) | vector (frames x bins, flattened)
+
+    @property
+    def has_classifier(self) -> bool:
+        return self.default_classes is not None
+
+
+IMAGENET = dict(task="imagenet", default_resolution=(224, 224), default_classes=1000, default_input_channels=3)
+KWS = dict(task="kws", default_resolution=(49, 10), default_classes=12, default_input_channels=1,
+           input_kind="spectrogram")
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("mobilenetv1", mobilenet.build_mobilenetv1, summary="MobileNetV1, depthwise-separable, ReLU",
+           reference="Howard et al. 2017, arXiv:1704.04861", **IMAGENET),
+    Family("mobilenetv2", mobilenet.build_mobilenetv2, summary="MobileNetV2, inverted residuals, ReLU6",
+           reference="Sandler et al. 2018, arXiv:1801.04381", **IMAGENET),
+    Family("mobilenetv3-large", mobilenetv3.build_mobilenetv3_large,
+           summary="MobileNetV3-Large, SE + hard-swish", reference="Howard et al. 2019, arXiv:1905.02244",
+           **IMAGENET),
+    Family("mobilenetv3-large-no-se", mobilenetv3.build_mobilenetv3_large_no_se,
+           summary="MobileNetV3-Large without SE: the TinyOpsV2 'MbV3' (3.96M params at w1.00)",
+           reference="Sadiq et al. (TinyOpsV2) Tables 1-2; Howard et al. 2019", **IMAGENET),
+    Family("mobilenetv3-small", mobilenetv3.build_mobilenetv3_small,
+           summary="MobileNetV3-Small, SE + hard-swish", reference="Howard et al. 2019, arXiv:1905.02244",
+           **IMAGENET),
+    Family("mnasnet-a1", nas.build_mnasnet_a1, summary="MNASNet-A1, SE (sigmoid), ReLU",
+           reference="Tan et al. 2019, arXiv:1807.11626", **IMAGENET),
+    Family("mnasnet-b1", nas.build_mnasnet_b1, summary="MNASNet-B1 = torchvision mnasnet1_0 (TinyOpsV2 'MNASNet')",
+           reference="Tan et al. 2019; torchvision mnasnet1_0", **IMAGENET),
+    Family("proxylessnas-mobile", nas.build_proxylessnas_mobile, summary="ProxylessNAS-Mobile, ReLU6",
+           reference="Cai et al. 2019, arXiv:1812.00332", **IMAGENET),
+    Family("efficientnet-lite0", nas.build_efficientnet_lite0, summary="EfficientNet-Lite0 (B0 without SE, ReLU6)",
+           reference="Tan & Le 2019; TensorFlow EfficientNet-Lite", **IMAGENET),
+    Family("dscnn-s", tiny.build_dscnn_s, summary="DS-CNN-S keyword spotting (MLPerf Tiny KWS reference)",
+           reference="Zhang et al. 2017 (Hello Edge), arXiv:1711.07128", **KWS),
+    Family("dscnn-m", tiny.build_dscnn_m, summary="DS-CNN-M keyword spotting",
+           reference="Zhang et al. 2017 (Hello Edge), arXiv:1711.07128", **KWS),
+    Family("dscnn-l", tiny.build_dscnn_l, summary="DS-CNN-L keyword spotting",
+           reference="Zhang et al. 2017 (Hello Edge), arXiv:1711.07128", **KWS),
+    Family("resnet8", tiny.build_resnet8, task="cifar10", summary="ResNet-8 (MLPerf Tiny image classification)",
+           reference="Banbury et al. 2021 (MLPerf Tiny), arXiv:2106.07597", default_resolution=(32, 32),
+           default_classes=10, default_input_channels=3),
+    Family("fc-autoencoder", tiny.build_fc_autoencoder, task="toyadmos",
+           summary="FC autoencoder, 640-dim log-mel (MLPerf Tiny anomaly detection)",
+           reference="Banbury et al. 2021 (MLPerf Tiny), arXiv:2106.07597", default_resolution=(5, 128),
+           default_classes=None, default_input_channels=1, input_kind="vector"),
+)}
+
+
+def family_names() -> list[str]:
+    return list(FAMILIES)
+
+
+def get_family(name: str) -> Family:
+    family = FAMILIES.get(str(name).lower())
+    if family is None:
+        raise TinyOpsError(f"unknown model family {name!r}; choose one of: {', '.join(FAMILIES)}")
+    return family

@@ -1,0 +1,82 @@
+"""The simulator: memory hierarchy (Svoboda §5.1), DMA overlap and bus contention, energy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tinyops.hw.board import load_board
+from tinyops.planning.plan import Transfer, plan_internal, with_constants_in
+from tinyops.sim.simulator import simulate
+from tinyops.sim.synthetic import SyntheticBuilder, single_conv
+
+
+def svoboda_layer():  # type: ignore[no-untyped-def]
+    """Svoboda §5.1: the last MobileNetV2 conv, input 1x4x4x112, weights 1280x1x1x112."""
+    return single_conv(112, 1280, 4)
+
+
+def test_weights_on_the_sd_card_are_two_orders_of_magnitude_slower() -> None:
+    board = load_board("nucleo-f767zi")
+    flash_plan = plan_internal(svoboda_layer(), board)
+    sram = simulate(with_constants_in(flash_plan, "SRAM1"))
+    flash = simulate(flash_plan)
+    sd = simulate(with_constants_in(flash_plan, "sdcard", staging="SRAM1"))
+    assert abs(flash.latency_ms - sram.latency_ms) / sram.latency_ms < 0.1  # "identical at 1 ms"
+    assert 30 < sd.latency_ms / sram.latency_ms < 1000  # "almost two orders of magnitude"
+    assert flash.energy.total_mj > sram.energy.total_mj  # flash reads cost a little energy
+    assert flash.energy.total_mj < 1.1 * sram.energy.total_mj  # Svoboda: only +0.07 mJ
+    assert sd.bytes_read["sdcard"] >= 1280 * 112
+    assert sd.energy.movement_mj["sdcard"] > 0
+
+
+def _two_convs_with_prefetch(board_id: str, shared_bus: bool):  # type: ignore[no-untyped-def]
+    """Two 1x1 convs; a DMA copies op 1's filter from QSPI while op 0 computes."""
+    b = SyntheticBuilder("two-convs")
+    x = b.conv(b.input((1, 16, 16, 64)), 64)
+    b.conv(x, 64)
+    board = load_board(board_id)
+    plan = with_constants_in(plan_internal(b.finish(), board), "qspi" if shared_bus else "SRAM1")
+    filter_bytes = 64 * 64
+    dma = Transfer(0, "qspi", "SRAM2", filter_bytes * 40, "DMA2", needed_by=(1, 0), after=None)
+    return plan, replace(plan, transfers=[dma])
+
+
+def test_dma_overlaps_cpu_compute() -> None:
+    plan, with_dma = _two_convs_with_prefetch("stm32f746g-disco", shared_bus=False)
+    alone = simulate(plan)
+    both = simulate(with_dma)
+    dma_task = next(t for t in both.tasks if t.kind == "transfer")
+    assert dma_task.lane.startswith("DMA2")
+    assert dma_task.start_s == 0.0
+    dma_s = dma_task.end_s - dma_task.start_s
+    # The copy runs beside op 0: the total is less than compute + copy in series.
+    assert both.latency_ms < alone.latency_ms + dma_s * 1e3 - 1e-6
+
+
+def test_memory_bus_contention_slows_the_cpu() -> None:
+    plan, with_dma = _two_convs_with_prefetch("stm32f746g-disco", shared_bus=True)
+    alone = simulate(plan)
+    both = simulate(with_dma)
+    op0_alone = alone.steps[0].latency_ms
+    op0_contended = both.steps[0].latency_ms
+    assert op0_contended > op0_alone  # the CPU's QSPI reads share the bus with the DMA
+
+
+def test_layers_add_up_and_energy_is_power_times_time_plus_movement() -> None:
+    board = load_board("nucleo-f746zg")
+    sim = simulate(plan_internal(single_conv(64, 64, 24), board))
+    assert sum(s.latency_ms for s in sim.steps) == pytest.approx(sim.latency_ms)
+    e = sim.energy
+    assert e.core_mj == pytest.approx(e.run_power_mw * sim.latency_ms * 1e-3)
+    assert e.total_mj == pytest.approx(e.core_mj + sum(e.movement_mj.values()))
+
+
+def test_lower_clock_is_slower_but_draws_less_power() -> None:
+    board = load_board("nucleo-f746zg")
+    graph = single_conv(64, 64, 24)
+    fast = simulate(plan_internal(graph, board, clock_mhz=216))
+    slow = simulate(plan_internal(graph, board, clock_mhz=108))
+    assert slow.latency_ms > 1.8 * fast.latency_ms
+    assert slow.energy.run_power_mw < fast.energy.run_power_mw
