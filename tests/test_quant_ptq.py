@@ -57,7 +57,7 @@ def _conv_bn_relu_graph() -> Graph:
     a = Tensor("a", (1, 6, 6, 4), DType.FLOAT32)
     y = Tensor("y", (1, 6, 6, 4), DType.FLOAT32)
     conv_attrs = {"padding": "SAME", "stride_h": 1, "stride_w": 1, "fused_activation_function": "NONE",
-                  "dilation_hfactor": 1, "dilation_wfactor": 1}
+                  "dilation_h_factor": 1, "dilation_w_factor": 1}
     ops = [Op("CONV_2D", [x, w, b], [c], conv_attrs), Op("MUL", [c, s], [m], {"fused_activation_function": "NONE"}),
            Op("ADD", [m, t], [a], {"fused_activation_function": "NONE"}), Op("RELU", [a], [y])]
     subgraph = Subgraph("main", [x, w, b, c, s, m, t, a, y], ops, [x], [y])

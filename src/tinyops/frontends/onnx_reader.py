@@ -135,7 +135,7 @@ def _convert(builder: _Builder, kind: str, inputs: list[str], output: str, attrs
         dilations = list(attrs.get("dilations", [1, 1]))
         group = int(attrs.get("group", 1))
         common = {"padding": _padding(x, kernel, strides, dilations, attrs), "stride_h": strides[0],
-                  "stride_w": strides[1], "dilation_hfactor": dilations[0], "dilation_wfactor": dilations[1],
+                  "stride_w": strides[1], "dilation_h_factor": dilations[0], "dilation_w_factor": dilations[1],
                   "fused_activation_function": "NONE"}
         out_channels = weights.shape[0]
         bias_tensor = builder.constant(f"{output}/bias", bias if bias is not None else np.zeros(out_channels, np.float32))

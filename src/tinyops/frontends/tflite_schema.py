@@ -60,7 +60,8 @@ OPTIONS_FOR_OP: dict[str, str] = {
     "TANH": "",
 }
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# "fusedActivationFunction" -> fused_activation_function; "dilationHFactor" -> dilation_h_factor.
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def snake_case(name: str) -> str:

@@ -101,7 +101,7 @@ def candidates(op: Op) -> list[Candidate]:
         growth = out.size_bytes - (data.size_bytes if data is not None else 0)
         if (data is not None and needs_arena(data) and data.dtype is out.dtype and growth >= 0
                 and growth % ALIGNMENT_BYTES == 0):
-            found.append(Candidate(0, "pad", growth, 0, data.size_bytes))
+            found.append(Candidate(0, "pad", -growth, 0, data.size_bytes))  # input ends where output ends
     elif spec_for(op).category in ("elementwise", "activation") and op.kind not in NOT_ELEMENTWISE:
         if all(t.num_elements == out.num_elements for _, t in activations):
             for position, tensor in activations:

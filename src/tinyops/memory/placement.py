@@ -135,7 +135,8 @@ class Packer:
         firsts = np.array([r.first_time for r in self.regions], dtype=np.int64)
         lasts = np.array([r.last_time for r in self.regions], dtype=np.int64)
         self.meets = (firsts[:, None] <= lasts[None, :]) & (firsts[None, :] <= lasts[:, None])
-        np.fill_diagonal(self.meets, False) if count else None
+        if count:
+            np.fill_diagonal(self.meets, False)
 
     def pack(self, order: Sequence[int], give_up_above: int | None = None) -> tuple[list[int], int]:
         """Bases per region (index = region) and the arena; stops early past ``give_up_above``."""
@@ -281,13 +282,12 @@ def _branch_and_bound(packer: Packer, best: Placement, bound: int, node_limit: i
     """Depth-first over placement orders, pruning partial placements already at the best arena."""
     count = len(packer.regions)
     heights = [r.height for r in packer.regions]
-    state = {"nodes": 0, "best": best, "complete": True}
+    state = {"nodes": 0, "best": best}
 
     def search(order: list[int], remaining: list[int]) -> None:
         if state["best"].arena_bytes == bound:
             return
         if state["nodes"] >= node_limit:
-            state["complete"] = False
             return
         if not remaining:
             bases, arena = packer.pack(order)
@@ -308,7 +308,6 @@ def _branch_and_bound(packer: Packer, best: Placement, bound: int, node_limit: i
             search(candidate, [r for r in remaining if r != region])
 
     search([], list(range(count)))
+    # Finishing the search proves nothing beyond first-fit orders; only the lower bound proves optimality.
     result: Placement = state["best"]
-    if state["complete"]:
-        result.strategy = result.strategy if result.strategy == "branch-and-bound" else best.strategy
     return result

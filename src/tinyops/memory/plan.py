@@ -88,17 +88,15 @@ class MemoryPlan:
     def live_bytes_per_step(self) -> list[int]:
         """Bytes occupied while each op step runs (an alias group counts its span once)."""
         steps = len(self.order)
-        curve = [0] * max(steps, 1)
+        per_time = [0] * (steps + 1)  # time 0: graph inputs before the first op
         buffers = [Buffer(key, b.name, b.kind, b.size_bytes, b.first_time, b.last_time, b.tensor_index, b.op_index)
                    for key, b in enumerate(self.buffers)]
         for region in build_regions(buffers, self.aliases):
             for box in region.boxes:
-                for moment in range(max(box.first_time, 1), box.last_time + 1):
-                    curve[time_to_step(moment, steps)] = max(curve[time_to_step(moment, steps)], 0)
-                # time 0 (graph inputs before the first op) folds into step 0, like every time <= 1
-                first_step, last_step = time_to_step(box.first_time, steps), time_to_step(box.last_time, steps)
-                for step in range(first_step, last_step + 1):
-                    curve[step] += box.hi - box.lo
+                for moment in range(max(box.first_time, 0), min(box.last_time, steps) + 1):
+                    per_time[moment] += box.hi - box.lo
+        curve = per_time[1:] or [0]
+        curve[0] = max(curve[0], per_time[0])
         return curve
 
     def to_json(self) -> dict[str, Any]:
@@ -256,7 +254,9 @@ def plan_memory(graph_or_subgraph: Graph | Subgraph, planner: str = "best", reor
                 orders.append(("reordered", found.order))
     # TFLM's own plan is a candidate, so we never do worse than TFLM.
     fallback = plan_for_order(subgraph, orders[0][1], kernels, (), tflm_arena)
-    if fallback.arena_bytes > tflm_arena and orders[0][0] == "stored":
+    # (Not when the model carries its own offline plan, e.g. Vela's: that one overlaps buffers on
+    # purpose, so we can neither verify it nor build on it.)
+    if fallback.arena_bytes > tflm_arena and orders[0][0] == "stored" and offline is None:
         fallback = _assemble("best", kernels, subgraph, stored, tflm_buffers, tflm_offsets, [], tflm_arena,
                              tflm_bound, tflm_arena)
         fallback.strategy = "tflm-greedy"

@@ -58,6 +58,23 @@ def _check_alias(subgraph: Subgraph, alias: Alias, offsets: dict[int, int]) -> N
         raise PlanVerificationError(f"op {alias.op_index} ({op.label}) cannot run in place as {alias.kind!r}")
     if offsets[alias.tensor_index] - offsets[alias.source_index] != alias.relative_offset_bytes:
         raise PlanVerificationError(f"alias {target.name!r}: offset is not its source's + {alias.relative_offset_bytes}")
+    # The byte relation each kernel needs, restated here rather than taken from the planner.
+    if alias.kind == "pad":
+        expected_offset = source.size_bytes - target.size_bytes  # the input ends where the output ends
+        fits = target.size_bytes >= source.size_bytes
+    else:
+        expected_offset = 0  # output starts at the input's first byte
+        fits = {"view": target.size_bytes == source.size_bytes,
+                "elementwise": target.size_bytes <= source.size_bytes,
+                "depthwise": target.size_bytes <= source.size_bytes,
+                "pointwise": True}.get(alias.kind, False)
+    if alias.relative_offset_bytes != expected_offset or not fits:
+        raise PlanVerificationError(f"alias {target.name!r} <- {source.name!r}: wrong byte relation for {alias.kind!r}")
+    if alias.kind == "pointwise":
+        rows = target.num_elements // max(target.shape[-1], 1)
+        widening = target.size_bytes // max(rows, 1) > source.size_bytes // max(rows, 1)
+        if alias.backward != widening:
+            raise PlanVerificationError(f"alias {target.name!r}: pointwise must walk pixels backward iff they widen")
 
 
 def verify_plan(plan: MemoryPlan, subgraph: Subgraph) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 import tinyops.runtime.kernels  # noqa: F401  (registers every kernel with the op registry)
 from tinyops.errors import TinyOpsError, UnsupportedOpError
@@ -23,6 +24,9 @@ from tinyops.runtime.kernels.base import (
     PreparedKernel,
     kernel_factory,
 )
+
+
+_BLAS = ThreadpoolController()
 
 
 @dataclass
@@ -42,10 +46,14 @@ class Interpreter:
     ``engine`` picks whose rounding to follow where TFLM and LiteRT differ (see KernelOptions).
     """
 
-    def __init__(self, graph: Graph, subgraph_index: int = 0, engine: Engine = "tflm") -> None:
+    def __init__(self, graph: Graph, subgraph_index: int = 0, engine: Engine = "tflm",
+                 blas_threads: int | None = 1) -> None:
         if engine not in ENGINES:
             raise TinyOpsError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
         self.options = KernelOptions(engine=engine)
+        # One BLAS thread by default: the matrices are small, and multi-threaded OpenBLAS on them
+        # was measured 10x slower and erratic on a shared 2-core machine. None leaves BLAS alone.
+        self.blas_threads = blas_threads
         if not 0 <= subgraph_index < len(graph.subgraphs):
             raise TinyOpsError(f"the model has no subgraph {subgraph_index} (it has {len(graph.subgraphs)})")
         self.graph = graph
@@ -64,12 +72,13 @@ class Interpreter:
         factory = kernel_factory(op)
         if factory is None:
             raise UnsupportedOpError(
-                f"{op.label} (op {index}) has no reference kernel in the tinyops runtime; "
-                f"supported: {', '.join(supported_kinds())}")
+                f"{op.label} (op {index}) has no reference kernel in the tinyops runtime; re-export the "
+                f"model with supported ops ({', '.join(supported_kinds())})")
         try:
             kernel = factory(op, self.options)
         except KernelUnsupported as exc:
-            raise UnsupportedOpError(f"{op.label} (op {index}) is not supported by the runtime: {exc}") from None
+            raise UnsupportedOpError(f"{op.label} (op {index}) is not supported by the runtime: {exc}; "
+                                     f"re-export the model with int8/float32 types for this op") from None
         return _Step(index, op.label, kernel,
                      [None if t is None else self._index[id(t)] for t in op.inputs],
                      [self._index[id(t)] for t in op.outputs])
@@ -112,11 +121,11 @@ class Interpreter:
         values: dict[int, np.ndarray] = dict(self._constants)
         for index, array in zip(self._inputs, arrays):
             values[index] = array
-        for step in self._steps:
-            ins = [None if i is None else values[i] for i in step.inputs]
-            outs = step.kernel(ins)
-            for index, array in zip(step.outputs, outs):
-                values[index] = array
+        if self.blas_threads is None:
+            self._execute(values)
+        else:
+            with _BLAS.limit(limits=self.blas_threads, user_api="blas"):
+                self._execute(values)
         if trace:
             self.trace = {}
             for index, array in values.items():
@@ -125,6 +134,12 @@ class Interpreter:
                 self.trace[index] = array
                 self.trace[self.subgraph.tensors[index].name] = array
         return [values[i] for i in self._outputs]
+
+    def _execute(self, values: dict[int, np.ndarray]) -> None:
+        for step in self._steps:
+            outs = step.kernel([None if i is None else values[i] for i in step.inputs])
+            for index, array in zip(step.outputs, outs):
+                values[index] = array
 
     def run_batch(self, batches: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
         """Many inferences: one list of inputs each; outputs stacked on a new axis 0 (like the oracles).

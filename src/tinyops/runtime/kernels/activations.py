@@ -14,7 +14,16 @@ from tinyops.runtime.fixedpoint import (
     round_half_away,
     rounding_divide_by_pot,
 )
-from tinyops.runtime.kernels.base import KernelOptions, Arrays, KernelUnsupported, PreparedKernel, register_kernel, scale_zp, tensor_in
+from tinyops.runtime.kernels.base import (
+    Arrays,
+    KernelOptions,
+    KernelUnsupported,
+    PreparedKernel,
+    register_kernel,
+    scale_zp,
+    tabulate_unary_int8,
+    tensor_in,
+)
 
 RELU_BOUNDS: dict[str, tuple[float, float]] = {"RELU": (0.0, np.inf), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
 
@@ -45,7 +54,7 @@ def relu_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         q = out_zp + multiply_by_quantized_multiplier(inputs[0].astype(np.int64) - in_zp, mult, shift)
         return [np.clip(q, qmin, qmax).astype(np.int8)]
 
-    return run
+    return tabulate_unary_int8(run)
 
 
 def _int8_lookup_table(op: Op, transform: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -61,7 +70,7 @@ def _int8_lookup_table(op: Op, transform: Callable[[np.ndarray], np.ndarray]) ->
 
 
 def _table_kernel(table: np.ndarray) -> PreparedKernel:
-    return lambda inputs: [table[inputs[0].astype(np.int64) + 128]]
+    return tabulate_unary_int8(lambda inputs: [table[inputs[0].astype(np.int64) + 128]])
 
 
 def logistic_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
@@ -136,7 +145,7 @@ def hard_swish_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         out = rounding_divide_by_pot(preshift, -output_exponent) + out_zp
         return [np.clip(out, -128, 127).astype(np.int8)]
 
-    return run
+    return tabulate_unary_int8(run)
 
 
 for _kind in RELU_BOUNDS:

@@ -124,3 +124,39 @@ def activation_range(activation: str, dtype: DType, scale: float = 1.0, zero_poi
 
 def fused_activation(op: Op) -> str:
     return str(op.attrs.get("fused_activation_function", "NONE") or "NONE")
+
+
+# --- Tabulation: an elementwise int8 op is a function of 256 (or 256*256) values ----------------
+
+_INT8_BY_BYTE = np.arange(256, dtype=np.uint8).view(np.int8)  # byte pattern -> int8 value
+
+
+def tabulate_unary_int8(kernel: PreparedKernel) -> PreparedKernel:
+    """Evaluate an elementwise int8 kernel once on all 256 inputs; run it as a table look-up.
+
+    The table holds exactly what the arithmetic kernel computes, so this is a speed-up only.
+    """
+    table = kernel([_INT8_BY_BYTE])[0]
+
+    def run(inputs: Arrays) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        return [np.take(table, np.ascontiguousarray(x).view(np.uint8))]
+
+    return run
+
+
+def tabulate_binary_int8(kernel: PreparedKernel) -> PreparedKernel:
+    """The same for a broadcasting int8 x int8 -> int8 kernel: a 65536-entry table."""
+    a = np.repeat(_INT8_BY_BYTE, 256)
+    b = np.tile(_INT8_BY_BYTE, 256)
+    table = kernel([a, b])[0]
+
+    def run(inputs: Arrays) -> list[np.ndarray]:
+        x, y = inputs[0], inputs[1]
+        assert x is not None and y is not None
+        high = np.left_shift(np.ascontiguousarray(x).view(np.uint8), 8, dtype=np.uint16)
+        index = high | np.ascontiguousarray(y).view(np.uint8)  # broadcasts like the op
+        return [np.take(table, index)]
+
+    return run

@@ -1,4 +1,8 @@
-"""Elementwise binary ops with NumPy broadcasting: ADD, SUB and MUL (int8 and float32)."""
+"""Elementwise binary ops with NumPy broadcasting: ADD, SUB and MUL (int8 and float32).
+
+The int8 kernels are written as TFLite's arithmetic and then tabulated over all 65536 input
+pairs at preparation (tabulate_binary_int8): inference is one look-up per element.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from tinyops.runtime.kernels.base import (
     fused_activation,
     register_kernel,
     scale_zp,
+    tabulate_binary_int8,
     tensor_in,
 )
 
@@ -69,7 +74,7 @@ def add_sub_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         out = multiply_by_quantized_multiplier(total, out_mult, out_shift) + out_zp
         return [np.clip(out, qmin, qmax).astype(np.int8)]
 
-    return run
+    return tabulate_binary_int8(run)
 
 
 def mul_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
@@ -88,7 +93,7 @@ def mul_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         out = multiply_by_quantized_multiplier(product, mult, shift) + out_zp
         return [np.clip(out, qmin, qmax).astype(np.int8)]
 
-    return run
+    return tabulate_binary_int8(run)
 
 
 register_kernel("ADD", add_sub_kernel)

@@ -1,7 +1,7 @@
 """FULLY_CONNECTED: int8 / int16x8 (per-tensor or per-channel weights) and float32.
 
 The input is flattened to rows of the filter's depth (TFLite's behaviour), so any leading batch
-dimension vectorizes. Integer products are summed exactly in float64, as in conv.py.
+dimension vectorizes. Integer products are summed exactly in float32/float64, as in conv.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tinyops.runtime.kernels.base import (
     scale_zp,
     tensor_in,
 )
-from tinyops.runtime.kernels.requant import conv_output_stage, weight_zero_points
+from tinyops.runtime.kernels.requant import conv_output_stage, matmul_dtype, weight_zero_points
 
 
 def fully_connected_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
@@ -57,7 +57,9 @@ def fully_connected_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         raise KernelUnsupported(f"{input_t.dtype.value} input with {weights.dtype.value} weights")
     _, in_zp = scale_zp(input_t)
     w_zp = weight_zero_points(weights, units)
-    w_mat = (w.astype(np.float64) - w_zp[:, None]).T.copy()
+    w_centered = w.astype(np.int64) - w_zp[:, None]
+    acc_type = matmul_dtype(w_centered, input_t.dtype.numpy, in_zp)
+    w_mat = np.ascontiguousarray(w_centered.T.astype(acc_type))
     stage = conv_output_stage(op, input_t, weights, output_t, units)
     if options.engine == "litert" and not stage.wide:
         stage.single_rounding = True  # see KernelOptions: LiteRT and TFLM round FC differently
@@ -65,7 +67,7 @@ def fully_connected_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
 
     def run_int(inputs: Arrays) -> list[np.ndarray]:
         x = inputs[0]
-        acc = (x.reshape(-1, depth).astype(np.float64) - in_zp) @ w_mat
+        acc = (x.reshape(-1, depth).astype(acc_type) - acc_type(in_zp)) @ w_mat
         return [stage(acc.astype(np.int64) + bias).reshape(out_shape(x))]
 
     return run_int

@@ -7,7 +7,16 @@ import numpy as np
 from tinyops.ir.dtypes import DType
 from tinyops.ir.graph import Op
 from tinyops.runtime.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, round_half_away
-from tinyops.runtime.kernels.base import KernelOptions, Arrays, KernelUnsupported, PreparedKernel, register_kernel, scale_zp, tensor_in
+from tinyops.runtime.kernels.base import (
+    Arrays,
+    KernelOptions,
+    KernelUnsupported,
+    PreparedKernel,
+    register_kernel,
+    scale_zp,
+    tabulate_unary_int8,
+    tensor_in,
+)
 
 QUANTIZED = (DType.INT8, DType.UINT8, DType.INT16)
 
@@ -42,7 +51,7 @@ def quantize_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         q = multiply_by_quantized_multiplier(inputs[0].astype(np.int64) - in_zp, mult, shift) + out_zp
         return [np.clip(q, info.min, info.max).astype(dtype)]
 
-    return run_requantize
+    return tabulate_unary_int8(run_requantize) if input_t.dtype is DType.INT8 else run_requantize
 
 
 def dequantize_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
@@ -60,7 +69,7 @@ def dequantize_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         # static_cast<float>(double scale * (q - zero_point))
         return [(scale64 * (inputs[0].astype(np.float64) - zp)).astype(np.float32)]
 
-    return run
+    return tabulate_unary_int8(run) if input_t.dtype is DType.INT8 else run
 
 
 register_kernel("QUANTIZE", quantize_kernel)

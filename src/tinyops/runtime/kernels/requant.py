@@ -74,6 +74,23 @@ class OutputStage:
         return product
 
 
+FLOAT32_EXACT_LIMIT = 1 << 24
+
+
+def matmul_dtype(weights_minus_zp: np.ndarray, input_dtype: np.dtype, input_zero_point: int) -> type:
+    """float32 when no partial sum can leave float32's exact integer range, else float64.
+
+    The bound is rigorous: the largest |input - zero point| times the largest per-channel sum of
+    |weights|. Every partial sum of integer products is below it, so float32 BLAS (twice as fast
+    as float64) adds exactly; float64 is exact for any realistic depth (sums below 2**53).
+    """
+    info = np.iinfo(input_dtype)
+    largest_input = max(int(info.max) - input_zero_point, input_zero_point - int(info.min))
+    per_channel = np.abs(weights_minus_zp.reshape(weights_minus_zp.shape[0], -1)).sum(axis=1)
+    bound = largest_input * float(per_channel.max(initial=0))
+    return np.float32 if bound < FLOAT32_EXACT_LIMIT else np.float64
+
+
 def weight_scales(weights: Tensor, channels: int) -> np.ndarray:
     """The filter's scales broadcast to one per output channel (per-tensor filters repeat theirs)."""
     q = weights.quantization
