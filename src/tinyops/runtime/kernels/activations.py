@@ -42,6 +42,11 @@ def relu_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         return lambda inputs: [np.clip(inputs[0], np.float32(low), np.float32(high)).astype(np.float32)]
     in_scale, in_zp = scale_zp(tensor_in(op, 0))
     out_scale, out_zp = scale_zp(op.outputs[0])
+    if op.kind == "RELU6" and options.engine == "tflm":
+        # TFLM's int8 RELU6 clamps in the input's quantized domain and ignores the output's
+        # parameters (it assumes they are equal, as converters emit them); LiteRT requantizes.
+        six = int(np.clip(in_zp + round_half_away(np.float32(6.0) / np.float32(in_scale)), -128, 127))
+        return tabulate_unary_int8(lambda inputs: [np.clip(inputs[0], max(in_zp, -128), six).astype(np.int8)])
     mult, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
 
     def bound(value: float) -> int:
