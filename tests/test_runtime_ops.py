@@ -77,12 +77,22 @@ def test_binary_int8_ops_with_broadcast(kind: str, activation: str) -> None:
     check(graph, batches)
 
 
-def test_spatial_mean_and_same_pooling() -> None:
-    rng = np.random.default_rng(6)
-    x = [[rng.integers(-128, 128, (1, 7, 9, 5)).astype(np.int8)] for _ in range(40)]
+def test_spatial_int8_mean_is_refused() -> None:
+    # TFLite's dedicated kernel for this case is not reproduced bit-exactly yet, so the runtime says so.
     mean = single_op("MEAN", [act("x", (1, 7, 9, 5), quant=q(0.05, 3)), const("axes", [1, 2])],
                      [act("y", (1, 1, 1, 5), quant=q(0.02, -4))], keep_dims=True)
-    check(mean, x)
+    with pytest.raises(UnsupportedOpError, match=r"^MEAN \(op 0\) is not supported.*not bit-exact"):
+        Interpreter(mean)
+
+
+def test_mean_over_one_axis_and_same_pooling() -> None:
+    rng = np.random.default_rng(6)
+    x = [[rng.integers(-128, 128, (1, 7, 9, 5)).astype(np.int8)] for _ in range(40)]
+    for axes, out_shape, out_q in (([2], (1, 7, 5), q(0.05, 3)), ([2], (1, 7, 5), q(0.02, -4)),
+                                   ([1, 2], (1, 5), q(0.03, 1))):
+        mean = single_op("MEAN", [act("x", (1, 7, 9, 5), quant=q(0.05, 3)), const("axes", axes)],
+                         [act("y", out_shape, quant=out_q)], keep_dims=False)
+        check(mean, x)
     pool = single_op("AVERAGE_POOL_2D", [act("x", (1, 7, 9, 5), quant=q(0.05, 3))],
                      [act("y", (1, 4, 5, 5), quant=q(0.05, 3))], padding="SAME", stride_h=2, stride_w=2,
                      filter_height=3, filter_width=3, fused_activation_function="NONE")

@@ -18,7 +18,8 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
     listing = actions.add_parser("list", help="the model families and their defaults")
-    listing.add_argument("--counts", action="store_true", help="also build each at its defaults to show MACs/params")
+    listing.add_argument("--counts", action="store_true",
+                         help="also build each at its defaults to show MACs/params")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
 
     build = actions.add_parser("build", help="build a family as an int8 .tflite with seeded random weights")
@@ -33,7 +34,8 @@ def add_parser(subparsers: Any) -> None:
     build.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     build.add_argument("--output", "-o", required=True, help="the .tflite file to write")
     build.add_argument("--torch", default=None, metavar="M.pt",
-                       help="also write a TorchScript module of the same architecture (needs tinyops[torch])")
+                       help="also write the PyTorch module (a torch.export program) of the same architecture "
+                            "(needs tinyops[torch])")
     build.add_argument("--force", action="store_true", help="replace output files that already exist")
     build.add_argument("--json", action="store_true", help="machine-readable summary")
 
@@ -77,7 +79,8 @@ def _list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title="tinyops model zoo (defaults; any --width / --resolution)")
-    columns = ["family", "task", "resolution", "classes", "summary"] + (["MACs (M)", "params (M)"] if args.counts else [])
+    columns = ["family", "task", "resolution", "classes", "summary"]
+    columns += ["MACs (M)", "params (M)"] if args.counts else []
     for column in columns:
         table.add_column(column, justify="right" if column.endswith("(M)") else "left")
     for row in rows:
@@ -145,10 +148,10 @@ def _build(args: argparse.Namespace) -> int:
     table.add_row("ops", str(len(graph.main.ops)))
     table.add_row("wrote", f"{output} ({len(payload):,} B)")
     if torch_path is not None:
-        table.add_row("wrote", f"{torch_path} (TorchScript)")
+        table.add_row("wrote", f"{torch_path} (torch.export program)")
     if accuracy is not None:
-        table.add_row("published accuracy",
-                      f"{accuracy.value:g}% {accuracy.metric} {accuracy.dataset} ({accuracy.precision}; {accuracy.source})")
+        table.add_row("published accuracy", f"{accuracy.value:g}% {accuracy.metric} {accuracy.dataset} "
+                                            f"({accuracy.precision}; {accuracy.source})")
     Console().print(table)
     return 0
 

@@ -113,6 +113,12 @@ def filter_passes(counts: OpCounts, filter_bytes: int, cache_bytes: int, params:
     if filter_bytes <= cache_bytes // 2:
         return 1
     out_pixels = counts.outputs // max(counts.out_channels, 1)
+    if (counts.kernel_class == "conv1x1" and params.kernels == "cmsis-nn" and cache_bytes
+            and 2 * counts.in_channels <= cache_bytes // 2):
+        # CMSIS-NN's 1x1 path (arm_nn_mat_mult_nt_t_s8) loops over pairs of filter rows outside
+        # the loop over pixels: two rows (2 x C_in bytes) stay in the D-cache while every pixel
+        # streams past, so the filter reaches memory once.
+        return 1
     if counts.kernel_class in ("conv1x1", "conv"):
         return max(1, math.ceil(out_pixels / params.conv_columns_per_filter_pass))
     if counts.kernel_class in ("dw3x3", "dw"):

@@ -41,8 +41,8 @@ def inverted_residual(builder: GraphBuilder, x: Tensor, block: MBConv, name: str
     return y
 
 
-def separable(builder: GraphBuilder, x: Tensor, out_channels: int, stride: int, activation: str, name: str,
-              kernel: int = 3) -> Tensor:
+def separable(builder: GraphBuilder, x: Tensor, out_channels: int, stride: int | tuple[int, int], activation: str,
+              name: str, kernel: int = 3) -> Tensor:
     """Depthwise-separable conv (MobileNetV1, DS-CNN): k x k depthwise + act, 1x1 pointwise + act."""
     y = builder.dwconv(x, kernel, stride, activation=activation, name=f"{name}/depthwise")
     return builder.conv(y, out_channels, 1, activation=activation, name=f"{name}/pointwise")

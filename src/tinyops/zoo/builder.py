@@ -7,8 +7,9 @@ registry, so everything downstream (analysis, planning, the writer, LiteRT and T
 model like a converted one.
 
 The weights are random (seeded) but the quantization is plausible: per-channel symmetric int8
-weights, asymmetric int8 activations whose ranges follow the activation function, and int32
-biases with scale = input scale x weight scale, zero point 0, as TFLite requires.
+weights, asymmetric int8 activations whose ranges follow a running RMS estimate (see
+RANGE_SIGMAS), and int32 biases with scale = input scale x weight scale, zero point 0, as TFLite
+requires.
 """
 
 from __future__ import annotations

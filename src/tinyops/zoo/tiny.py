@@ -44,8 +44,7 @@ def build_dscnn(request: BuildRequest, size: str) -> Graph:
     x = builder.input(request.input_shape, MFCC_RANGE)
     x = builder.conv(x, channels, DSCNN_FIRST_KERNEL, config.first_stride, activation="RELU", name="conv1")
     for index, stride in enumerate(config.separable_strides, start=1):
-        x = builder.dwconv(x, 3, stride, activation="RELU", name=f"ds{index}/depthwise")
-        x = builder.conv(x, channels, 1, activation="RELU", name=f"ds{index}/pointwise")
+        x = separable(builder, x, channels, stride, "RELU", name=f"ds{index}")
     y = builder.classifier(x, request.classes)
     return builder.finish([y], f"tinyops zoo {request.label}: DS-CNN-{size.upper()} (random weights)")
 

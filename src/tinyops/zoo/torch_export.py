@@ -122,8 +122,8 @@ def to_torch(graph: Graph, load_weights: bool = True) -> "torch.nn.Module":
             else:
                 out_c, k_h, k_w, in_c = weights.shape
                 groups = 1
-            layer = nn.Conv2d(in_c, out_c, (k_h, k_w), stride=(op.attrs.get("stride_h", 1), op.attrs.get("stride_w", 1)),
-                              groups=groups, bias=True)
+            stride = (op.attrs.get("stride_h", 1), op.attrs.get("stride_w", 1))
+            layer = nn.Conv2d(in_c, out_c, (k_h, k_w), stride=stride, groups=groups, bias=True)
             if load_weights:
                 kernel = dequantize(weights)
                 # OHWI -> OIHW; depthwise [1, H, W, C] -> [C, 1, H, W].
@@ -161,7 +161,8 @@ def to_torch(graph: Graph, load_weights: bool = True) -> "torch.nn.Module":
             steps.append(Step(op.kind.lower(), None, [value(source)], output))
 
     module_class = _module_class(torch)
-    return module_class(layers, steps, constants, names[id(subgraph.inputs[0])], [names[id(t)] for t in subgraph.outputs])
+    outputs = [names[id(t)] for t in subgraph.outputs]
+    return module_class(layers, steps, constants, names[id(subgraph.inputs[0])], outputs)
 
 
 def _module_class(torch: Any) -> type:
@@ -201,7 +202,8 @@ def _module_class(torch: Any) -> type:
                 args = [read(name) for name in step.inputs]
                 if step.kind == "conv":
                     left, right, top, bottom = step.attrs["pad"]
-                    padded = functional.pad(args[0], (left, right, top, bottom)) if any(step.attrs["pad"]) else args[0]
+                    padded = functional.pad(args[0], (left, right, top, bottom)) if any(step.attrs["pad"]) \
+                        else args[0]
                     result = activate(self.layers[step.module](padded), step.attrs["activation"])
                 elif step.kind == "linear":
                     result = activate(self.layers[step.module](args[0]), step.attrs["activation"])
@@ -243,13 +245,13 @@ def parameter_count(module: "torch.nn.Module") -> int:
 
 
 def save_torch(graph: Graph, path: str | os.PathLike[str]) -> None:
-    """Write the module as TorchScript (loadable with ``torch.jit.load`` without tinyops), atomically."""
+    """Write the module as a ``torch.export`` program (load it with ``torch.export.load(path).module()``,
+    no tinyops needed), atomically."""
     from tinyops.backends.tflite_writer import write_atomically
 
     torch = _require_torch()
     module = to_torch(graph).eval()
-    with torch.no_grad():
-        traced = torch.jit.trace(module, torch.zeros(torch_input_shape(graph)))
+    program = torch.export.export(module, (torch.zeros(torch_input_shape(graph)),))
     buffer = io.BytesIO()
-    torch.jit.save(traced, buffer)
+    torch.export.save(program, buffer)
     write_atomically(path, buffer.getvalue())

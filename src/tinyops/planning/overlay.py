@@ -1,0 +1,232 @@
+"""TinyOps overlays: operation partitioning and a DMA schedule that hides external-memory latency.
+
+Each MAC op is split along its output channels into partitions whose constants (filter slice +
+bias slice; the external image stores each slice contiguously) fit one overlay buffer in SRAM.
+Two buffers alternate (double buffering): while the CPU computes partition g from one, the DMA
+copies partition g+1 into the other, across op boundaries too (the next op's first slice loads
+during the current op's last one).
+
+- ``v1`` (TinyOps): the overlay buffers are fixed: SRAM above the activation arena's peak, split
+  in two, the same for every op.
+- ``v2`` (TinyOpsV2): at every step all SRAM not used by the activations live around that step
+  becomes overlay space, so ops whose neighbourhood needs little activation memory get larger
+  slices (fewer partitions, fewer DMA set-ups and kernel calls).
+
+Where a buffer cannot hold even one output channel's constants, the op reads them in place (XIP)
+from external memory. A partition costs a kernel call more (``cycles_per_op``) and, for im2col
+convolutions, a rebuild of the im2col columns: both from the cost model's coefficients.
+
+Buffer geometry: partition g (counted over all overlaid partitions) uses the slot at the bottom of
+the free space when g is even and at its top when g is odd. A transfer waits (``after``) for the
+latest earlier partition whose slot overlaps its destination and, in v2, for the end of the step
+two before its own (the free space is only free from the previous step on). The verifier
+(:mod:`tinyops.planning.verify`) checks exactly these facts on the finished plan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tinyops.errors import TinyOpsError
+from tinyops.hw.board import Board
+from tinyops.ir.graph import Graph, Op
+from tinyops.planning.external import (ExternalSetup, activation_accesses, boot_copy_target, external_bytes_of,
+                                       finish_plan, is_mac_op, prepare)
+from tinyops.planning.plan import Access, Partition, Plan, PlanStep, StepRef, Transfer
+from tinyops.sim.cost_model import compute_cycles, op_counts
+from tinyops.sim.memory_model import FLASH
+
+VERSIONS = ("v1", "v2")
+SLOT_ALIGN_BYTES = 16  # DMA bursts and CMSIS-NN's word loads want aligned buffers
+
+
+@dataclass(frozen=True)
+class OverlayWindow:
+    """Free SRAM for the overlay buffers of one step: [lo, hi) split into two slots of ``slot_bytes``."""
+
+    lo_bytes: int
+    hi_bytes: int
+
+    @property
+    def slot_bytes(self) -> int:
+        return max(0, (self.hi_bytes - self.lo_bytes) // 2 // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES)
+
+    def slot_offset(self, parity: int, size_bytes: int) -> int:
+        # Even partitions at the bottom of the free space, odd ones at the top.
+        if parity == 0:
+            return self.lo_bytes
+        return (self.hi_bytes - size_bytes) // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES
+
+
+def overlay_windows(setup: ExternalSetup, version: str) -> list[OverlayWindow]:
+    top = setup.layout.sram_top_per_step
+    budget = setup.sram_budget_bytes
+    align = lambda x: -(-x // SLOT_ALIGN_BYTES) * SLOT_ALIGN_BYTES  # noqa: E731
+    if version == "v1":
+        peak = align(max(top, default=0))
+        return [OverlayWindow(peak, budget) for _ in top]
+    # v2: free over the step and the one before it (the first slice is prefetched during it).
+    return [OverlayWindow(align(max(top[k], top[k - 1] if k else 0)), budget) for k in range(len(top))]
+
+
+def out_channels(op: Op) -> int:
+    counts = op_counts(op)
+    if counts.out_channels:
+        return int(counts.out_channels)
+    return int(op.outputs[0].shape[-1]) if op.outputs and op.outputs[0].shape else 1
+
+
+def slice_bytes(op: Op, external: dict[str, int], channels: int, total_channels: int) -> int:
+    """Bytes of an op's external constants for ``channels`` of its ``total_channels`` outputs."""
+    total = 0
+    for t in op.constant_inputs:
+        if t.name not in external:
+            continue
+        size = t.size_bytes
+        # Per-output-channel tensors are sliced; anything else travels whole with every slice.
+        total += size // total_channels * channels if size % total_channels == 0 else size
+    return total
+
+
+def partition_overhead_cycles(op: Op, setup: ExternalSetup) -> float:
+    """Extra cycles for each partition beyond the first (cost-model coefficients, see module doc)."""
+    counts = op_counts(op)
+    cycles = setup.params.c("cycles_per_op")
+    if counts.kernel_class == "conv":
+        cycles += counts.im2col_elements * setup.params.c("im2col_cycles_per_element")
+    return cycles
+
+
+def choose_source(setup: ExternalSetup, engine: str | None) -> tuple[str, str, bool]:
+    """(memory the slices are copied from, engine, weights copied to RAM at boot?).
+
+    The DMA reads from the reachable copy with the highest bandwidth (the boot copy in SDRAM when
+    it fits, else the non-volatile store); ``engine="cpu"`` forces CPU-driven copies.
+    """
+    home = setup.weights_home
+    if home is None:
+        raise TinyOpsError(f"board {setup.board.id} has no external store for the weights")
+    options = [(home.read_bandwidth_mb_s, home.name, False)]
+    ram = boot_copy_target(setup)
+    if ram is not None and engine != "cpu":
+        options.append((ram.read_bandwidth_mb_s, ram.name, True))
+    for _, name, copied in sorted(options, reverse=True):
+        if engine == "cpu":
+            return name, "cpu", copied
+        for dma in setup.board.dma_engines:
+            if name in dma.reaches and setup.sram_memory in dma.reaches:
+                return name, dma.name, copied
+    return home.name, "cpu", False
+
+
+def plan_overlay(graph: Graph, board: Board, version: str = "v2", kernels: str = "cmsis-nn",
+                 clock_mhz: float | None = None, sram_limit_bytes: int | None = None,
+                 engine: str | None = None, setup: ExternalSetup | None = None) -> Plan:
+    if version not in VERSIONS:
+        raise TinyOpsError(f"unknown overlay version {version!r}; known: {', '.join(VERSIONS)}")
+    strategy = f"overlay-{version}"
+    setup = setup or prepare(graph, board, strategy, kernels, clock_mhz, sram_limit_bytes)
+    if setup.weights_home is None:
+        return finish_plan(setup, strategy, [], [], {}, {"strategy": strategy})
+    src, eng, copied = choose_source(setup, engine)
+    src_port_addressable = next(m for m in board.external_memories if m.name == src).memory_mapped
+    windows = overlay_windows(setup, version)
+    constant_memory = {name: FLASH for name in setup.flash_constants}
+    steps: list[PlanStep] = []
+    transfers: list[Transfer] = []
+    reasons: list[str] = []
+    program: dict[StepRef, int] = {}  # partition -> position in CPU program order
+    placed: list[tuple[StepRef, int, int]] = []  # overlay slices: (partition, offset, end)
+    last_of_step: dict[int, StepRef] = {}
+    overlaid = xip = 0
+    buffer_bytes = 0
+    g = 0
+    for k, op_index in enumerate(setup.layout.order):
+        op = graph.main.ops[op_index]
+        base_cycles = compute_cycles(op, setup.params)
+        ext_names = [t.name for t in op.constant_inputs if t.name in setup.external_constants]
+        window = windows[k]
+        channels = out_channels(op)
+        per_channel = slice_bytes(op, setup.external_constants, 1, channels) if ext_names else 0
+        n_c = window.slot_bytes // per_channel if per_channel else 0
+        if not (is_mac_op(op) and ext_names) or n_c < 1:
+            if ext_names:
+                if not src_port_addressable:
+                    reasons.append(f"op {k} ({op.label}): one output channel's constants ({per_channel} B) do not "
+                                   f"fit the {window.slot_bytes} B overlay buffer and {src} is not memory-mapped")
+                xip += 1
+                constant_memory.update({name: src for name in ext_names})
+            accesses = activation_accesses(setup, op, constant_memory)
+            steps.append(PlanStep(k, op_index, op, op.label, op_counts(op), base_cycles,
+                                  [Partition(0, 1.0, tuple(accesses))]))
+            ref = (k, 0)
+            program[ref] = len(program)
+            last_of_step[k] = ref
+            continue
+        align = setup.params.channel_alignment
+        if align <= n_c < channels:
+            n_c = n_c // align * align  # keep CMSIS-NN's channel-aligned fast paths
+        n_parts = math.ceil(channels / n_c)
+        overlaid += 1
+        overhead = partition_overhead_cycles(op, setup)
+        step_cycles = base_cycles + (n_parts - 1) * overhead
+        filt = next(t for t in op.constant_inputs if t.name in setup.external_constants)
+        parts: list[Partition] = []
+        for i in range(n_parts):
+            c0, c1 = i * n_c, min(channels, (i + 1) * n_c)
+            share = (c1 - c0) / channels
+            nbytes = slice_bytes(op, setup.external_constants, c1 - c0, channels)
+            offset = window.slot_offset(g % 2, nbytes)
+            ref = (k, i)
+            name = f"{filt.name}[{c0}:{c1}]" if n_parts > 1 else filt.name
+            accesses = [Access(name, "filter", setup.sram_memory, nbytes, nbytes, offset)]
+            accesses += activation_accesses(setup, op, constant_memory, share, skip_constants=True)
+            parts.append(Partition(i, share, tuple(accesses)))
+            after = _latest_overlap(placed, offset, offset + nbytes)
+            if version == "v2" and k >= 2:
+                after = _later(after, last_of_step.get(k - 2), program)
+            transfers.append(Transfer(len(transfers), src, setup.sram_memory, nbytes, eng, ref, after,
+                                      tensor=name, dst_offset_bytes=offset))
+            program[ref] = len(program)
+            placed.append((ref, offset, offset + nbytes))
+            buffer_bytes = max(buffer_bytes, 2 * window.slot_bytes)
+            g += 1
+        last_of_step[k] = (k, n_parts - 1)
+        steps.append(PlanStep(k, op_index, op, op.label, op_counts(op), step_cycles, parts))
+    ext = external_bytes_of(setup, src, src if copied else None)
+    if copied:
+        spilled = setup.layout.spilled_bytes if setup.layout.spill_memory == src else 0
+        ext[src] = spilled + setup.weights_bytes
+    how = ("fixed double buffer above the activation peak" if version == "v1"
+           else "all SRAM not used by live activations, per step")
+    plan = finish_plan(setup, strategy, steps, transfers, ext, {
+        "strategy": (f"{strategy}: MAC ops partitioned along output channels; {how}; slices copied from {src}"
+                     + (f" (boot copy of {setup.weights_home.name})" if copied and setup.weights_home else "")
+                     + f" by {eng}" + (", overlapping the CPU" if eng != "cpu" else ", in program order")),
+        "overlays": f"{overlaid} ops overlaid in {g} partitions, {xip} ops read their constants in place",
+    }, extra_sram_bytes=setup.layout.sram_bytes + buffer_bytes, reasons=reasons)
+    plan.assumptions["overlay_buffer_bytes"] = str(buffer_bytes)
+    return plan
+
+
+def _latest_overlap(placed: list[tuple[StepRef, int, int]], lo: int, hi: int) -> StepRef | None:
+    for ref, a, b in reversed(placed):
+        if a < hi and lo < b:
+            return ref
+    return None
+
+
+def _later(a: StepRef | None, b: StepRef | None, program: dict[StepRef, int]) -> StepRef | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if program[a] >= program[b] else b
+
+
+def overlay_buffer_bytes(plan: Plan) -> int:
+    return int(plan.assumptions.get("overlay_buffer_bytes", "0"))
+
+
+__all__ = ["VERSIONS", "plan_overlay", "overlay_windows", "overlay_buffer_bytes", "partition_overhead_cycles"]
