@@ -77,26 +77,34 @@ def test_binary_int8_ops_with_broadcast(kind: str, activation: str) -> None:
     check(graph, batches)
 
 
-def test_spatial_int8_mean_is_refused() -> None:
-    # TFLite's dedicated kernel for this case is not reproduced bit-exactly yet, so the runtime says so.
+def test_rescaling_int8_mean_is_refused() -> None:
     mean = single_op("MEAN", [act("x", (1, 7, 9, 5), quant=q(0.05, 3)), const("axes", [1, 2])],
                      [act("y", (1, 1, 1, 5), quant=q(0.02, -4))], keep_dims=True)
     with pytest.raises(UnsupportedOpError, match=r"^MEAN \(op 0\) is not supported.*not bit-exact"):
         Interpreter(mean)
 
 
-def test_mean_over_one_axis_and_same_pooling() -> None:
+@pytest.mark.xfail(strict=True, reason="KNOWN GAP: int8 MEAN with shared quantization is exact on mcunet_vww "
+                   "(3 elements per mean) but not on this shape; LiteRT/TFLM's path is not identified yet")
+def test_same_quantization_int8_mean_on_other_shapes() -> None:
     rng = np.random.default_rng(6)
     x = [[rng.integers(-128, 128, (1, 7, 9, 5)).astype(np.int8)] for _ in range(40)]
-    for axes, out_shape, out_q in (([2], (1, 7, 5), q(0.05, 3)), ([2], (1, 7, 5), q(0.02, -4)),
-                                   ([1, 2], (1, 5), q(0.03, 1))):
-        mean = single_op("MEAN", [act("x", (1, 7, 9, 5), quant=q(0.05, 3)), const("axes", axes)],
-                         [act("y", out_shape, quant=out_q)], keep_dims=False)
-        check(mean, x)
+    mean = single_op("MEAN", [act("x", (1, 7, 9, 5), quant=q(0.05, 3)), const("axes", [3])],
+                     [act("y", (1, 7, 9), quant=q(0.05, 3))], keep_dims=False)
+    check(mean, x)
+
+
+def test_same_pooling() -> None:
+    rng = np.random.default_rng(6)
+    x = [[rng.integers(-128, 128, (1, 7, 9, 5)).astype(np.int8)] for _ in range(40)]
     pool = single_op("AVERAGE_POOL_2D", [act("x", (1, 7, 9, 5), quant=q(0.05, 3))],
                      [act("y", (1, 4, 5, 5), quant=q(0.05, 3))], padding="SAME", stride_h=2, stride_w=2,
                      filter_height=3, filter_width=3, fused_activation_function="NONE")
     check(pool, x)
+    maxpool = single_op("MAX_POOL_2D", [act("x", (1, 7, 9, 5), quant=q(0.05, 3))],
+                        [act("y", (1, 4, 5, 5), quant=q(0.05, 3))], padding="SAME", stride_h=2, stride_w=2,
+                        filter_height=3, filter_width=3, fused_activation_function="RELU")
+    check(maxpool, x)
 
 
 def test_concatenation_transpose_resize() -> None:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from tinyops.backends.tflite_writer import write_atomically
 from tinyops.commands.common import DEFAULT_BOARD, default_model_path, print_json, save_figure
 from tinyops.errors import TinyOpsError
-from tinyops.planning.plan import STRATEGIES, Plan, build_plan, compute_bound_cycles
+from tinyops.planning.plan import Plan, compute_bound_cycles
+from tinyops.planning.strategies import OBJECTIVES, STRATEGY_NAMES
 from tinyops.sim.params import KERNEL_LIBRARIES
 from tinyops.sim.simulator import SimResult, simulate
 
@@ -27,8 +28,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "memory, latency and energy.")
     p.add_argument("model", nargs="?", help="a .tflite model (default: the bundled VWW model)")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"board ID or .toml path (default {DEFAULT_BOARD})")
-    p.add_argument("--strategy", default="internal", choices=STRATEGIES,
-                   help="internal: TFLM deployment, weights in internal flash, activations in SRAM")
+    p.add_argument("--strategy", default="internal", choices=STRATEGY_NAMES,
+                   help="internal: TFLM deployment, weights in internal flash, activations in SRAM; "
+                        "external-xip: weights read in place from external memory; overlay-v1/overlay-v2: "
+                        "TinyOps operation partitioning + DMA overlays (fixed / all free SRAM); auto: the "
+                        "best feasible plan for --objective (see docs/tinyops.md)")
+    p.add_argument("--objective", default="latency", choices=OBJECTIVES, help="what auto minimises (default latency)")
+    p.add_argument("--compare", action="store_true",
+                   help="plan and simulate every strategy the board allows and print them side by side")
+    p.add_argument("--sram-limit-bytes", type=int, metavar="N",
+                   help="external strategies: use at most N bytes of SRAM (e.g. a paper's reported SRAM)")
     p.add_argument("--kernels", default="cmsis-nn", choices=KERNEL_LIBRARIES, help="kernel library (default cmsis-nn)")
     p.add_argument("--clock-mhz", type=float, help="CPU clock (default: the board's maximum)")
     p.add_argument("--json", action="store_true", help="print the JSON report instead of tables")
@@ -43,9 +52,11 @@ def assumptions_line(plan: Plan) -> str:
 
 
 def report(plan: Plan, sim: SimResult) -> dict[str, Any]:
-    """The JSON contract of `tinyops plan` (see docs/cost_model.md)."""
+    """The JSON contract of `tinyops plan` (see docs/cost_model.md and docs/tinyops.md)."""
+    from tinyops.planning.compare import layer_fields, plan_fields
+
     compute_bound_ms = compute_bound_cycles(plan) / (plan.clock_mhz * 1e3)
-    return {
+    data = {
         "model": plan.model,
         "board": plan.board.id,
         "core": plan.board.core,
@@ -77,6 +88,10 @@ def report(plan: Plan, sim: SimResult) -> dict[str, Any]:
             "bytes_read": s.bytes_read, "bytes_written": s.bytes_written,
         } for s in sim.steps],
     }
+    data.update(plan_fields(plan))
+    for layer, extra in zip(data["layers"], layer_fields(plan)):
+        layer.update(extra)
+    return data
 
 
 def _memories(data: dict[str, Any]) -> list[str]:
@@ -155,11 +170,24 @@ def run(args: argparse.Namespace) -> int:
     from tinyops.frontends import load_model
     from tinyops.hw.board import load_board
 
+    from tinyops.planning.strategies import EXTERNAL, build, choose, evaluate_all
+    from tinyops.planning.verify import check
+
     model = args.model or str(default_model_path())
     graph = load_model(model)
     board = load_board(args.board)
-    plan = build_plan(graph, board, args.strategy, args.kernels, args.clock_mhz)
-    sim = simulate(plan)
+    if args.compare:
+        return run_compare(args, model, graph, board)
+    if args.strategy in EXTERNAL:
+        from tinyops.planning.external import require_external
+
+        require_external(board, args.strategy)
+    if args.strategy == "auto":
+        best = choose(evaluate_all(graph, board, args.kernels, args.clock_mhz, args.sram_limit_bytes), args.objective)
+        plan, sim = check(best.plan), best.sim
+    else:
+        plan = check(build(graph, board, args.strategy, args.kernels, args.clock_mhz, args.sram_limit_bytes))
+        sim = simulate(plan)
     data = report(plan, sim)
     data["model"] = model
     if args.csv:
@@ -173,4 +201,37 @@ def run(args: argparse.Namespace) -> int:
 
         console = Console()
         render(data, Console(width=max(console.width, 150)) if not console.is_terminal else console)
+    return 0
+
+
+def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) -> int:
+    """`--compare`: every applicable strategy, verified and simulated, side by side."""
+    from tinyops.commands.common import print_json as _print_json
+    from tinyops.planning.compare import compare_rows, render_rows, timeline_figure
+    from tinyops.planning.plan import plan_internal
+    from tinyops.planning.strategies import choose, evaluate_all
+    from tinyops.planning.verify import check
+
+    evaluated = evaluate_all(graph, board, args.kernels, args.clock_mhz, args.sram_limit_bytes)
+    for e in evaluated:
+        check(e.plan)
+    base = plan_internal(graph, board, args.kernels, args.clock_mhz)
+    compute_bound_ms = compute_bound_cycles(base) / (base.clock_mhz * 1e3)
+    rows = compare_rows(evaluated, compute_bound_ms)
+    best = choose(evaluated, args.objective)
+    caption = (f"board {board.id} ({board.core}) at {base.clock_mhz:g} MHz, kernels {args.kernels}, cost params "
+               f"{base.params.core}/{base.params.kernels} ({base.params.status}); auto ({args.objective}) picks "
+               f"{best.plan.strategy if best.plan.feasible else 'nothing (no feasible plan)'}")
+    if args.timeline:
+        save_figure(timeline_figure(evaluated, f"{Path(model).name}: {caption}"), _output_path(args.timeline, model))
+    if args.json:
+        _print_json({"model": model, "board": board.id, "objective": args.objective,
+                     "auto": best.plan.strategy if best.plan.feasible else None,
+                     "compute_bound_ms": compute_bound_ms, "summary": caption,
+                     "strategies": [r.to_json() for r in rows]})
+    else:
+        from rich.console import Console
+
+        console = Console()
+        render_rows(rows, model, caption, Console(width=max(console.width, 170)) if not console.is_terminal else console)
     return 0

@@ -102,11 +102,12 @@ def transpose_conv_macs(op: Op) -> int:
     return batch * in_h * in_w * in_c * k_h * k_w * out_c
 
 
-def _weights_then_outputs(op: Op) -> int:
+def _requantized_outputs(op: Op) -> int:
+    """Besides MACs, each output element is requantized (bias add, multiply, shift, clamp) once."""
     return sum(t.num_elements for t in op.outputs)
 
 
-register(OpSpec("CONV_2D", "conv", conv2d_shapes, conv2d_macs, _weights_then_outputs, conv2d_scratch))
-register(OpSpec("DEPTHWISE_CONV_2D", "depthwise", depthwise_shapes, depthwise_macs, _weights_then_outputs,
+register(OpSpec("CONV_2D", "conv", conv2d_shapes, conv2d_macs, _requantized_outputs, conv2d_scratch))
+register(OpSpec("DEPTHWISE_CONV_2D", "depthwise", depthwise_shapes, depthwise_macs, _requantized_outputs,
                 depthwise_scratch))
-register(OpSpec("TRANSPOSE_CONV", "conv", transpose_conv_shapes, transpose_conv_macs, _weights_then_outputs))
+register(OpSpec("TRANSPOSE_CONV", "conv", transpose_conv_shapes, transpose_conv_macs, _requantized_outputs))

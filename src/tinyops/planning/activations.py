@@ -19,6 +19,9 @@ from tinyops.memory import plan_memory
 from tinyops.memory.lifetimes import Buffer, build_buffers, time_to_step
 from tinyops.memory.placement import build_regions, lower_bound, place
 
+# In-place kinds that stay correct when an op is split along output channels: a pointwise or
+# depthwise op writing over its own input would overwrite channels a later slice still reads.
+PARTITION_SAFE_INPLACE = ("view", "elementwise", "pad")
 # Spilling stops after this many tensors: a model that still does not fit is reported infeasible.
 MAX_SPILLS = 400
 
@@ -76,8 +79,13 @@ def _step_span(buffer: Buffer, num_steps: int) -> tuple[int, int]:
 
 def _slot_name(buffer: Buffer, graph: Graph) -> str:
     if buffer.kind == "scratch" and buffer.op_index is not None:
-        return f"scratch[{graph.main.ops[buffer.op_index].label}]"
+        return scratch_name(graph.main.ops[buffer.op_index].label, buffer.op_index)
     return buffer.name
+
+
+def scratch_name(label: str, op_index: int) -> str:
+    """Scratch buffers are named per op (op labels repeat across a model)."""
+    return f"scratch[{label}]@op{op_index}"
 
 
 def _live_top(slots: list[ActivationSlot], memory: str, num_steps: int) -> list[int]:
@@ -93,7 +101,7 @@ def _live_top(slots: list[ActivationSlot], memory: str, num_steps: int) -> list[
 def layout_activations(graph: Graph, board: Board, sram_memory: str, sram_budget_bytes: int,
                        kernels: str = "cmsis-nn") -> ActivationLayout:
     """Activations in SRAM up to ``sram_budget_bytes``, the rest in external RAM (see module doc)."""
-    memory_plan = plan_memory(graph, kernels=kernels)
+    memory_plan = plan_memory(graph, kernels=kernels, inplace_kinds=PARTITION_SAFE_INPLACE)
     order = list(memory_plan.order)
     steps = len(order)
     if memory_plan.arena_bytes <= sram_budget_bytes:

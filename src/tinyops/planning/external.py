@@ -22,7 +22,7 @@ from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.graph import Graph, Op, Tensor
 from tinyops.ops import spec_for
-from tinyops.planning.activations import ActivationLayout, layout_activations
+from tinyops.planning.activations import ActivationLayout, layout_activations, scratch_name
 from tinyops.planning.plan import (Access, Partition, Plan, PlanStep, _check_clock, arena_memory,
                                    make_accesses)
 from tinyops.sim.cost_model import compute_cycles, op_counts
@@ -130,8 +130,8 @@ def activation_accesses(setup: ExternalSetup, op: Op, constant_memory: dict[str,
     """Accesses of one op (or one output-channel share of it) with the layout's memories and offsets."""
     layout, params = setup.layout, setup.params
     counts = op_counts(op)
-    scratch_name = f"scratch[{op.label}]"
-    scratch = layout.slots.get(scratch_name)
+    scratch_key = scratch_name(op.label, setup.graph.main.op_index(op))
+    scratch = layout.slots.get(scratch_key)
     memory_of = {name: slot.memory for name, slot in layout.slots.items()}
     memory_of.update(constant_memory)
     accesses = make_accesses(op, counts, memory_of, setup.sram_memory, setup.board.dcache_bytes, params,
@@ -140,6 +140,8 @@ def activation_accesses(setup: ExternalSetup, op: Op, constant_memory: dict[str,
     for acc in accesses:
         if acc.role in ("filter", "constant") and skip_constants and acc.tensor in setup.external_constants:
             continue
+        if acc.role == "scratch":
+            acc = replace(acc, tensor=scratch_key)
         slot = layout.slots.get(acc.tensor)
         offset = slot.offset_bytes if slot else acc.offset_bytes
         size, traffic = acc.size_bytes, acc.traffic_bytes

@@ -123,10 +123,26 @@ def choose_source(setup: ExternalSetup, engine: str | None) -> tuple[str, str, b
 def plan_overlay(graph: Graph, board: Board, version: str = "v2", kernels: str = "cmsis-nn",
                  clock_mhz: float | None = None, sram_limit_bytes: int | None = None,
                  engine: str | None = None, setup: ExternalSetup | None = None) -> Plan:
+    """An overlay plan. For ``v2`` both buffer geometries are valid uses of the free SRAM (the fixed
+    area above the activation peak is free at every step); the simulator picks the faster one."""
     if version not in VERSIONS:
         raise TinyOpsError(f"unknown overlay version {version!r}; known: {', '.join(VERSIONS)}")
-    strategy = f"overlay-{version}"
-    setup = setup or prepare(graph, board, strategy, kernels, clock_mhz, sram_limit_bytes)
+    setup = setup or prepare(graph, board, f"overlay-{version}", kernels, clock_mhz, sram_limit_bytes)
+    plan = _plan_overlay(graph, board, version, setup, engine)
+    if version == "v2" and engine != "cpu" and plan.transfers:
+        from tinyops.sim.simulator import simulate
+
+        fixed = _plan_overlay(graph, board, "v1", setup, engine, strategy="overlay-v2")
+        if fixed.transfers and simulate(fixed).latency_ms < simulate(plan).latency_ms:
+            fixed.assumptions["geometry"] = ("per-step free-SRAM buffers simulated slower than one fixed "
+                                             "double buffer over all free SRAM: kept the fixed one")
+            return fixed
+    return plan
+
+
+def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup, engine: str | None,
+                  strategy: str | None = None) -> Plan:
+    strategy = strategy or f"overlay-{version}"
     if setup.weights_home is None:
         return finish_plan(setup, strategy, [], [], {}, {"strategy": strategy})
     src, eng, copied = choose_source(setup, engine)
@@ -139,6 +155,7 @@ def plan_overlay(graph: Graph, board: Board, version: str = "v2", kernels: str =
     program: dict[StepRef, int] = {}  # partition -> position in CPU program order
     placed: list[tuple[StepRef, int, int]] = []  # overlay slices: (partition, offset, end)
     last_of_step: dict[int, StepRef] = {}
+    busy = activation_intervals(setup)
     overlaid = xip = 0
     buffer_bytes = 0
     g = 0
@@ -184,8 +201,11 @@ def plan_overlay(graph: Graph, board: Board, version: str = "v2", kernels: str =
             accesses += activation_accesses(setup, op, constant_memory, share, skip_constants=True)
             parts.append(Partition(i, share, tuple(accesses)))
             after = _latest_overlap(placed, offset, offset + nbytes)
-            if version == "v2" and k >= 2:
-                after = _later(after, last_of_step.get(k - 2), program)
+            if version == "v2":
+                # Not before the last earlier step whose live activations cover the slot.
+                j = _last_step_touching(busy, k - 2, offset, offset + nbytes)
+                if j is not None:
+                    after = _later(after, last_of_step[j], program)
             transfers.append(Transfer(len(transfers), src, setup.sram_memory, nbytes, eng, ref, after,
                                       tensor=name, dst_offset_bytes=offset))
             program[ref] = len(program)
@@ -208,6 +228,23 @@ def plan_overlay(graph: Graph, board: Board, version: str = "v2", kernels: str =
     }, extra_sram_bytes=setup.layout.sram_bytes + buffer_bytes, reasons=reasons)
     plan.assumptions["overlay_buffer_bytes"] = str(buffer_bytes)
     return plan
+
+
+def activation_intervals(setup: ExternalSetup) -> list[list[tuple[int, int]]]:
+    """Per step, the SRAM byte ranges of the activations live in it."""
+    out: list[list[tuple[int, int]]] = [[] for _ in setup.layout.order]
+    for slot in setup.layout.slots.values():
+        if slot.memory == setup.sram_memory:
+            for step in range(slot.first_step, slot.last_step + 1):
+                out[step].append((slot.offset_bytes, slot.offset_bytes + slot.size_bytes))
+    return out
+
+
+def _last_step_touching(busy: list[list[tuple[int, int]]], start: int, lo: int, hi: int) -> int | None:
+    for j in range(start, -1, -1):
+        if any(a < hi and lo < b for a, b in busy[j]):
+            return j
+    return None
 
 
 def _latest_overlap(placed: list[tuple[StepRef, int, int]], lo: int, hi: int) -> StepRef | None:

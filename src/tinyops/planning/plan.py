@@ -23,7 +23,7 @@ from tinyops.sim.cost_model import OpCounts, compute_cycles, op_counts
 from tinyops.sim.memory_model import FLASH, MemoryPort, fastest_sram, memory_ports, operand_traffic_bytes
 from tinyops.sim.params import CoreParams, load_params
 
-STRATEGIES: tuple[str, ...] = ("internal",)
+STRATEGIES: tuple[str, ...] = ("internal", "external-xip", "overlay-v1", "overlay-v2", "auto")
 ROLES = ("filter", "constant", "input", "output", "scratch")
 StepRef = tuple[int, int]  # (step, partition)
 
@@ -257,6 +257,10 @@ def build_plan(graph: Graph, board: Board, strategy: str = "internal", kernels: 
                clock_mhz: float | None = None) -> Plan:
     if strategy == "internal":
         return plan_internal(graph, board, kernels, clock_mhz)
+    if strategy in STRATEGIES:
+        from tinyops.planning.strategies import build  # the external strategies (issue #6)
+
+        return build(graph, board, strategy, kernels, clock_mhz)
     raise TinyOpsError(f"unknown strategy {strategy!r}; available: {', '.join(STRATEGIES)}")
 
 

@@ -24,10 +24,19 @@ class EnergyReport:
     movement_mj: dict[str, float] = field(default_factory=dict)  # per memory
 
 
+def uses_measured_external_power(plan: "Plan") -> bool:
+    """A plan that keeps data in external memory runs at the board's measured external-memory power
+    (TinyOpsV2 Table 2: the SDRAM and QSPI rails are up for the whole inference) when the board
+    file has that figure."""
+    return bool(plan.external_bytes) and plan.board.power.run_external_mw is not None
+
+
 def run_power_mw(plan: "Plan") -> float:
     power = plan.board.power
     s = plan.params.static_power_fraction
-    return power.run_mw * (s + (1.0 - s) * plan.clock_mhz / power.run_clock_mhz)
+    run_mw = power.run_external_mw if uses_measured_external_power(plan) else power.run_mw
+    assert run_mw is not None
+    return run_mw * (s + (1.0 - s) * plan.clock_mhz / power.run_clock_mhz)
 
 
 def energy_of(plan: "Plan", latency_s: float, bytes_read: dict[str, int],
@@ -35,7 +44,10 @@ def energy_of(plan: "Plan", latency_s: float, bytes_read: dict[str, int],
     p_mw = run_power_mw(plan)
     core_mj = p_mw * latency_s  # mW x s = mJ
     movement: dict[str, float] = {}
+    measured = uses_measured_external_power(plan)
     for name, port in plan.memories.items():
+        if measured and port.external:
+            continue  # already inside the measured external-memory run power
         nj = bytes_read.get(name, 0) * port.read_nj_per_byte + bytes_written.get(name, 0) * port.write_nj_per_byte
         if nj:
             movement[name] = nj * 1e-6

@@ -1,0 +1,165 @@
+"""The plan verifier: proves a plan free of buffer overlaps and DMA/compute races, from the plan alone.
+
+Time is the CPU's program order of partitions. Partition p computes at time 2p+1; a DMA transfer
+may start right after its ``after`` partition (time 2a+2, or 0 without one) and must have landed
+before its ``needed_by`` partition computes (time 2n+1); its destination bytes are occupied over
+that whole span. An operand with a fixed offset occupies its bytes from its first to its last
+access; constants in external images are occupied throughout. The verifier checks:
+
+1. no two byte ranges of one memory overlap while both are occupied (an op writing its output
+   over its own input, the memory planner's in-place case, is the one allowed contact);
+2. every transfer: known memories and engine, the engine reaches both ends, ``after`` precedes
+   ``needed_by``, and the partition that waits for it reads exactly those bytes;
+3. every offset range lies inside its memory (SRAM run, external size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinyops.errors import TinyOpsError
+from tinyops.planning.plan import Plan, StepRef
+
+FOREVER = 1 << 60
+
+
+class PlanVerificationError(TinyOpsError):
+    """A plan that would corrupt data on the device."""
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    name: str
+    memory: str
+    lo_bytes: int
+    hi_bytes: int
+    first_time: int
+    last_time: int
+    first_role: str
+    last_role: str
+    last_step: int
+    first_step: int
+
+
+def capacities(plan: Plan) -> dict[str, int]:
+    """Bytes addressable from each memory's base: an SRAM region runs into adjacent regions."""
+    board = plan.board
+    regions = sorted((r for r in board.sram_regions if r.usable_for_data), key=lambda r: r.base)
+    out: dict[str, int] = {}
+    for i, r in enumerate(regions):
+        size, end = r.size_bytes, r.end
+        for nxt in regions[i + 1:]:
+            if nxt.base != end:
+                break
+            size, end = size + nxt.size_bytes, nxt.end
+        out[r.name] = size
+    for mem in board.external_memories:
+        out[mem.name] = mem.size_bytes
+    out["flash"] = board.internal_flash.size_bytes
+    return out
+
+
+def occupancies(plan: Plan, position: dict[StepRef, int]) -> list[Occupancy]:
+    spans: dict[tuple[str, str, int], list] = {}
+    dma_start: dict[tuple[StepRef, str], int] = {}
+    for tr in plan.transfers:
+        if tr.tensor is not None:
+            start = 0 if tr.after is None else 2 * position.get(tr.after, -1) + 2
+            dma_start[(tr.needed_by, tr.tensor)] = start
+    for st in plan.steps:
+        for part in st.partitions:
+            ref = (st.step, part.index)
+            t = 2 * position[ref] + 1
+            for acc in part.accesses:
+                if acc.offset_bytes is None:
+                    continue
+                key = (acc.memory, acc.tensor, acc.offset_bytes)
+                start = dma_start.get((ref, acc.tensor), t)
+                if acc.role in ("filter", "constant") and (ref, acc.tensor) not in dma_start:
+                    start, end = 0, FOREVER  # an image laid out in memory before the run
+                else:
+                    end = t
+                entry = spans.get(key)
+                if entry is None:
+                    spans[key] = [start, end, acc.role, acc.role, acc.size_bytes, st.step, st.step]
+                else:
+                    entry[0] = min(entry[0], start)
+                    if end >= entry[1]:
+                        entry[1], entry[3], entry[6] = end, acc.role, st.step
+                    entry[4] = max(entry[4], acc.size_bytes)
+    return [Occupancy(name, memory, off, off + size, a, b, r0, r1, last_step, first_step)
+            for (memory, name, off), (a, b, r0, r1, size, first_step, last_step) in spans.items()]
+
+
+def _inplace(a: Occupancy, b: Occupancy) -> bool:
+    """b is written by the op that last reads a, starting where a ends (memory planner's in-place)."""
+    return (a.last_time == b.first_time and a.last_role in ("input",) and b.first_role == "output"
+            and a.last_step == b.first_step)
+
+
+def verify(plan: Plan) -> list[str]:
+    """Every violation found, as one line each (empty: the plan is safe)."""
+    issues: list[str] = []
+    order = [(st.step, p.index) for st in plan.steps for p in st.partitions]
+    position = {ref: i for i, ref in enumerate(order)}
+    caps = capacities(plan)
+    engines = {d.name: d for d in plan.board.dma_engines}
+    for tr in plan.transfers:
+        label = f"transfer {tr.id} ({tr.tensor}: {tr.src} -> {tr.dst}, {tr.bytes} B)"
+        for mem in (tr.src, tr.dst):
+            if mem not in plan.memories:
+                issues.append(f"{label}: unknown memory {mem}")
+        if tr.engine != "cpu":
+            dma = engines.get(tr.engine)
+            if dma is None:
+                issues.append(f"{label}: board has no DMA engine {tr.engine}")
+            elif tr.src not in dma.reaches or tr.dst not in dma.reaches:
+                issues.append(f"{label}: {tr.engine} does not reach both {tr.src} and {tr.dst}")
+        if tr.needed_by not in position:
+            issues.append(f"{label}: needed_by {tr.needed_by} is no partition")
+            continue
+        if tr.after is not None and (tr.after not in position or position[tr.after] >= position[tr.needed_by]):
+            issues.append(f"{label}: 'after' {tr.after} does not precede needed_by {tr.needed_by}")
+        step = plan.steps[tr.needed_by[0]]
+        part = step.partitions[tr.needed_by[1]]
+        match = [a for a in part.accesses if a.tensor == tr.tensor and a.memory == tr.dst]
+        if not match:
+            issues.append(f"{label}: partition {tr.needed_by} does not read what it waits for")
+        elif tr.dst_offset_bytes is not None and match[0].offset_bytes != tr.dst_offset_bytes:
+            issues.append(f"{label}: lands at offset {tr.dst_offset_bytes}, read at {match[0].offset_bytes}")
+        elif match[0].size_bytes < tr.bytes:
+            issues.append(f"{label}: copies more bytes than the buffer holds ({match[0].size_bytes} B)")
+    occ = occupancies(plan, position)
+    for o in occ:
+        cap = caps.get(o.memory)
+        if cap is not None and (o.lo_bytes < 0 or o.hi_bytes > cap):
+            issues.append(f"{o.name} in {o.memory} at [{o.lo_bytes}, {o.hi_bytes}) is outside its {cap} B")
+    by_memory: dict[str, list[Occupancy]] = {}
+    for o in occ:
+        by_memory.setdefault(o.memory, []).append(o)
+    for memory, items in by_memory.items():
+        items.sort(key=lambda o: o.lo_bytes)
+        for i, a in enumerate(items):
+            for b in items[i + 1:]:
+                if b.lo_bytes >= a.hi_bytes:
+                    break
+                if a.first_time > b.last_time or b.first_time > a.last_time:
+                    continue
+                if _inplace(a, b) or _inplace(b, a):
+                    continue
+                kind = "DMA/compute race" if (a.first_role == "filter" or b.first_role == "filter") else "overlap"
+                issues.append(f"{kind} in {memory}: {a.name} [{a.lo_bytes}, {a.hi_bytes}) and {b.name} "
+                              f"[{b.lo_bytes}, {b.hi_bytes}) are live together")
+    return issues
+
+
+def check(plan: Plan) -> Plan:
+    """The plan itself, or PlanVerificationError naming the first problem (one line)."""
+    issues = verify(plan)
+    if issues:
+        more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+        raise PlanVerificationError(f"plan {plan.strategy} for {plan.board.id} is unsafe: {issues[0]}{more}")
+    return plan
+
+
+__all__ = ["PlanVerificationError", "verify", "check", "capacities"]
