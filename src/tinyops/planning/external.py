@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
-from tinyops.ir.graph import Graph, Op, Tensor
+from tinyops.ir.graph import Graph, Op
 from tinyops.ops import spec_for
 from tinyops.planning.activations import ActivationLayout, layout_activations, scratch_name
 from tinyops.planning.plan import (Access, Partition, Plan, PlanStep, _check_clock, arena_memory,
@@ -265,4 +265,4 @@ def plan_external_xip(graph: Graph, board: Board, kernels: str = "cmsis-nn", clo
 
 __all__ = ["ExternalSetup", "prepare", "plan_external_xip", "plan_xip_from", "require_external",
            "activation_accesses", "finish_plan", "image_offsets", "is_mac_op", "boot_copy_target",
-           "external_bytes_of", "Tensor"]
+           "external_bytes_of"]

@@ -158,6 +158,7 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
     busy = activation_intervals(setup)
     overlaid = xip = 0
     buffer_bytes = 0
+    sram_top = setup.layout.sram_bytes
     g = 0
     for k, op_index in enumerate(setup.layout.order):
         op = graph.main.ops[op_index]
@@ -211,6 +212,7 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
             program[ref] = len(program)
             placed.append((ref, offset, offset + nbytes))
             buffer_bytes = max(buffer_bytes, 2 * window.slot_bytes)
+            sram_top = max(sram_top, window.lo_bytes + 2 * window.slot_bytes)
             g += 1
         last_of_step[k] = (k, n_parts - 1)
         steps.append(PlanStep(k, op_index, op, op.label, op_counts(op), step_cycles, parts))
@@ -225,7 +227,7 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
                      + (f" (boot copy of {setup.weights_home.name})" if copied and setup.weights_home else "")
                      + f" by {eng}" + (", overlapping the CPU" if eng != "cpu" else ", in program order")),
         "overlays": f"{overlaid} ops overlaid in {g} partitions, {xip} ops read their constants in place",
-    }, extra_sram_bytes=setup.layout.sram_bytes + buffer_bytes, reasons=reasons)
+    }, extra_sram_bytes=sram_top, reasons=reasons)
     plan.assumptions["overlay_buffer_bytes"] = str(buffer_bytes)
     return plan
 

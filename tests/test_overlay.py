@@ -1,0 +1,125 @@
+"""Overlay strategies (TinyOps V1/V2), external-xip and the plan verifier, on small zoo models."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import pytest
+
+from tinyops.hw.board import load_board
+from tinyops.ir.graph import Graph
+from tinyops.planning.plan import Plan, compute_bound_cycles, plan_internal
+from tinyops.planning.strategies import BUILDERS, choose, evaluate_all
+from tinyops.planning.verify import PlanVerificationError, check, verify
+from tinyops.sim.simulator import simulate
+
+
+@lru_cache(maxsize=None)
+def model(family: str, width: float, resolution: int) -> Graph:
+    from tinyops.zoo import build_model
+
+    return build_model(family, width=width, resolution=resolution)
+
+
+def all_plans(graph: Graph, board_id: str) -> dict[str, tuple[Plan, float]]:
+    board = load_board(board_id)
+    out = {}
+    for e in evaluate_all(graph, board):
+        assert verify(e.plan) == [], e.plan.strategy  # the verifier runs on every plan we make
+        out[e.plan.strategy] = (e.plan, e.latency_ms)
+    return out
+
+
+# MNASNet-B1 w1.0 keeps its 4.4 MB of weights at any resolution: far beyond 1-2 MB of flash.
+@pytest.mark.parametrize("board_id", ["stm32f746g-disco@paper", "stm32f469i-disco@paper"])
+def test_overlays_beat_xip_when_weights_exceed_flash(board_id: str) -> None:
+    graph = model("mnasnet-b1", 1.0, 64)
+    plans = all_plans(graph, board_id)
+    internal, _ = plans["internal"]
+    assert not internal.feasible and "flash" in (internal.reason or "")
+    xip, v1, v2 = plans["external-xip"][1], plans["overlay-v1"][1], plans["overlay-v2"][1]
+    assert all(plans[s][0].feasible for s in ("external-xip", "overlay-v1", "overlay-v2"))
+    assert v2 <= v1 + 1e-9 and v1 <= xip
+    board = load_board(board_id)
+    base = plan_internal(graph, board)
+    bound_ms = compute_bound_cycles(base) / (base.clock_mhz * 1e3)
+    assert v2 <= 1.10 * bound_ms  # QSPI/SDRAM DMA bandwidth keeps up with the CPU here
+    v2_plan = plans["overlay-v2"][0]
+    assert v2_plan.transfers and all(t.engine != "cpu" for t in v2_plan.transfers)
+    assert sum(t.bytes for t in v2_plan.transfers) >= sum(v2_plan.external_bytes.values()) // 2
+
+
+def test_v2_uses_free_sram_for_fewer_partitions() -> None:
+    # High resolution, tight SRAM: V1's fixed buffer above the activation peak is small.
+    graph = model("mobilenetv3-large-no-se", 0.75, 128)
+    board = load_board("stm32f469i-disco@paper")
+    limit = board.paper_config.sram_bytes if board.paper_config else None
+    from tinyops.planning.overlay import plan_overlay
+
+    v1 = check(plan_overlay(graph, board, "v1", sram_limit_bytes=limit))
+    v2 = check(plan_overlay(graph, board, "v2", sram_limit_bytes=limit))
+    parts = lambda p: sum(len(s.partitions) for s in p.steps if len(s.partitions) > 1)  # noqa: E731
+    assert len(v2.transfers) > len(v1.transfers)  # V1 could not overlay these filters at all
+    assert simulate(v2).latency_ms < simulate(v1).latency_ms
+    assert parts(v2) >= 0
+
+
+@pytest.mark.xfail(strict=True, reason="the cost model predicts overlays ~5% faster than XIP on the H743: "
+                   "5x5 depthwise filters (up to 14 KB) do not stay in the 16 KB D-cache across output "
+                   "pixels; see docs/tinyops.md")
+def test_h743_auto_skips_overlays() -> None:
+    graph = model("mnasnet-b1", 1.0, 96)
+    board = load_board("stm32h743i-eval@paper")
+    assert choose(evaluate_all(graph, board)).plan.strategy not in ("overlay-v1", "overlay-v2")
+
+
+def test_cache_size_drives_the_xip_penalty() -> None:
+    """The same model: XIP costs less over overlays on the 16 KB-cache H743 than on the 4 KB F746."""
+    graph = model("mnasnet-b1", 1.0, 64)
+    gap = {}
+    for board_id in ("stm32f746g-disco@paper", "stm32h743i-eval@paper"):
+        plans = all_plans(graph, board_id)
+        gap[board_id] = plans["external-xip"][1] / plans["overlay-v2"][1]
+    assert gap["stm32h743i-eval@paper"] < gap["stm32f746g-disco@paper"]
+
+
+def test_activations_spill_to_sdram_when_sram_is_short() -> None:
+    graph = model("mobilenetv3-large-no-se", 0.5, 160)
+    board = load_board("stm32f746g-disco@paper")
+    from tinyops.planning.overlay import plan_overlay
+
+    plan = check(plan_overlay(graph, board, "v2", sram_limit_bytes=160 * 1024))
+    assert plan.feasible and plan.external_bytes.get("sdram", 0) > 0
+    assert "sdram" in set(plan.placement().values())
+    assert plan.sram_bytes <= 160 * 1024
+
+
+def test_sd_card_backing_store() -> None:
+    """Svoboda's setup: weights on a micro-SD card over SPI (not memory-mapped, 16 KB blocks)."""
+    graph = model("mobilenetv3-large-no-se", 0.35, 96)
+    plans = all_plans(graph, "nucleo-f767zi")
+    xip, _ = plans["external-xip"]
+    assert xip.feasible and xip.transfers and all(t.engine == "cpu" and t.src == "sdcard" for t in xip.transfers)
+    v2, v2_ms = plans["overlay-v2"]
+    assert v2.feasible and all(t.src == "sdcard" and t.engine.startswith("DMA") for t in v2.transfers)
+    assert v2_ms < plans["external-xip"][1]  # DMA overlaps the card's slow reads with compute
+
+
+def test_verifier_catches_races_and_overlaps() -> None:
+    graph = model("mnasnet-b1", 1.0, 64)
+    board = load_board("stm32f746g-disco@paper")
+    plan = check(BUILDERS["overlay-v2"](graph, board, "cmsis-nn", None, None))
+    # A prefetch allowed to start before the previous user of its buffer is done: a race.
+    racy = next(t for t in plan.transfers if t.after is not None)
+    bad = replace(plan, transfers=[replace(t, after=None) if t is racy else t for t in plan.transfers])
+    assert any("race" in issue for issue in verify(bad))
+    with pytest.raises(PlanVerificationError):
+        check(bad)
+    # A slice landing where the partition does not read it.
+    moved = replace(plan, transfers=[replace(t, dst_offset_bytes=(t.dst_offset_bytes or 0) + 16)
+                                     if t is racy else t for t in plan.transfers])
+    assert any("lands at offset" in issue for issue in verify(moved))
+    # A DMA engine that cannot reach the source.
+    wrong = replace(plan, transfers=[replace(t, engine="DMA9") if t is racy else t for t in plan.transfers])
+    assert any("no DMA engine" in issue for issue in verify(wrong))
