@@ -29,7 +29,14 @@ from tinyops.runtime.kernels.base import (
     scale_zp,
     tensor_in,
 )
-from tinyops.runtime.kernels.requant import conv_output_stage, matmul_dtype, weight_zero_points
+from tinyops.runtime.kernels.requant import (
+    FLOAT32_EXACT_LIMIT,
+    FusedRequantizer,
+    accumulator_bounds,
+    conv_output_stage,
+    matmul_dtype,
+    weight_zero_points,
+)
 
 EXACT_FLOAT64_LIMIT = 1 << 53
 
@@ -64,6 +71,59 @@ class Geometry:
         need_w = (self.out_w - 1) * self.stride_w + (k_w - 1) * self.dil_w + 1
         self.extra_h = max(need_h - in_h - self.pad_h[0], 0)
         self.extra_w = max(need_w - in_w - self.pad_w[0], 0)
+
+        self.needs_pad = bool(self.pad_h[0] or self.pad_w[0] or self.extra_h or self.extra_w)
+        self._buffers: dict[tuple[int, int, str], np.ndarray] = {}
+
+    def shifted(self, x: np.ndarray, offset: int, dtype: type) -> np.ndarray:
+        """x - offset in ``dtype``, zero-padded, written into a buffer reused across calls.
+
+        The border of the cached buffer stays zero; only the interior is rewritten. The result is
+        only valid until the next call (kernels copy or reduce it before returning).
+        """
+        if not self.needs_pad:
+            out = x.astype(dtype)
+            out -= dtype(offset)
+            return out
+        n, h, w, c = x.shape
+        key = (n, c, np.dtype(dtype).str)
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = np.zeros((n, h + self.pad_h[0] + self.extra_h, w + self.pad_w[0] + self.extra_w, c), dtype)
+            self._buffers[key] = buf
+        top, left = self.pad_h[0], self.pad_w[0]
+        np.subtract(x, dtype(offset), out=buf[:, top:top + h, left:left + w, :], dtype=dtype)
+        return buf
+
+    def patches(self, padded: np.ndarray) -> np.ndarray:
+        """im2col as one strided view [N*out_h*out_w, k_h*k_w*C] copy, filter order (kh, kw, c)."""
+        n, _, _, c = padded.shape
+        sn, sh, sw, sc = padded.strides
+        if self.k_h == 1 and self.k_w == 1:
+            view = padded[:, :(self.out_h - 1) * self.stride_h + 1:self.stride_h,
+                          :(self.out_w - 1) * self.stride_w + 1:self.stride_w, :]
+            return view.reshape(n * self.out_h * self.out_w, c)
+        view = np.lib.stride_tricks.as_strided(
+            padded, (n, self.out_h, self.out_w, self.k_h, self.k_w, c),
+            (sn, sh * self.stride_h, sw * self.stride_w, sh * self.dil_h, sw * self.dil_w, sc), writeable=False)
+        return view.reshape(n * self.out_h * self.out_w, self.k_h * self.k_w * c)
+
+    def phase_taps(self, padded: np.ndarray) -> list[np.ndarray]:
+        """The taps of ``taps`` as unit-stride views (of stride-phase copies when strided), so
+        NumPy runs each elementwise operation with one long inner loop over (out_w, C)."""
+        if self.stride_h == 1 and self.stride_w == 1:
+            return self.taps(padded)
+        phases: dict[tuple[int, int], np.ndarray] = {}
+        views = []
+        for i in range(self.k_h):
+            for j in range(self.k_w):
+                top, left = i * self.dil_h, j * self.dil_w
+                key = (top % self.stride_h, left % self.stride_w)
+                if key not in phases:
+                    phases[key] = np.ascontiguousarray(padded[:, key[0]::self.stride_h, key[1]::self.stride_w, :])
+                r, q = top // self.stride_h, left // self.stride_w
+                views.append(phases[key][:, r:r + self.out_h, q:q + self.out_w, :])
+        return views
 
     def pad(self, x: np.ndarray, value: float = 0) -> np.ndarray:
         if not (self.pad_h[0] or self.pad_w[0] or self.extra_h or self.extra_w):
@@ -161,12 +221,21 @@ def conv2d_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     w_mat = np.ascontiguousarray(w_centered.T.astype(acc_type))
     stage = conv_output_stage(op, input_t, weights, output_t, out_c)
     bias = _bias(op, out_c, np.int64)
+    fused = FusedRequantizer(stage, bias, accumulator_bounds(w_centered, input_t.dtype.numpy, in_zp),
+                             geo.out_h * geo.out_w)
+    if fused.ok:
+        spatial = geo.out_h * geo.out_w * out_c
+
+        def run_fused(inputs: Arrays) -> list[np.ndarray]:
+            x = inputs[0]
+            acc = geo.patches(geo.shifted(x, in_zp, acc_type)) @ w_mat
+            return [fused(acc.reshape(x.shape[0], spatial)).reshape((x.shape[0],) + out_shape_tail)]
+
+        return run_fused
 
     def run_int(inputs: Arrays) -> list[np.ndarray]:
         x = inputs[0]
-        shifted = x.astype(acc_type)
-        shifted -= acc_type(in_zp)
-        acc = geo.im2col(geo.pad(shifted)) @ w_mat
+        acc = geo.patches(geo.shifted(x, in_zp, acc_type)) @ w_mat
         out = stage(acc.astype(np.int64) + bias)
         return [out.reshape((x.shape[0],) + out_shape_tail)]
 
@@ -235,9 +304,36 @@ def depthwise_conv2d_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     w_zp = weight_zero_points(weights, out_c)
     # int8 taps: |x - zp| <= 255, |w| <= 128, so int32 sums of up to 65k taps are exact; int16 needs int64.
     acc_type = np.int32 if input_t.dtype is DType.INT8 and k_h * k_w < (1 << 15) else np.int64
-    w_taps = (w.reshape(k_h * k_w, out_c).astype(np.int64) - w_zp).astype(acc_type)
+    w_centered = w.reshape(k_h * k_w, out_c).astype(np.int64) - w_zp
+    w_taps = w_centered.astype(acc_type)
     stage = conv_output_stage(op, input_t, weights, output_t, out_c)
     bias = _bias(op, out_c, np.int64)
+    bounds = accumulator_bounds(w_centered.T, input_t.dtype.numpy, in_zp)
+    fused = FusedRequantizer(stage, bias, bounds, geo.out_h * geo.out_w)
+    if fused.ok:
+        # Every partial sum is an integer below the bound: float32 adds exactly below 2**24.
+        tap_type = np.float32 if float(bounds.max(initial=0)) < FLOAT32_EXACT_LIMIT else acc_type
+        # Weights tiled along out_w so each tap's multiply-add is one contiguous (out_w*C) loop.
+        w_rows = np.ascontiguousarray(np.broadcast_to(
+            w_centered.astype(tap_type)[:, None, :], (k_h * k_w, geo.out_w, out_c)))
+        spatial = geo.out_h * geo.out_w * out_c
+        scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+        def run_fused(inputs: Arrays) -> list[np.ndarray]:
+            x = inputs[0]
+            n = x.shape[0]
+            if n not in scratch:
+                scratch[n] = (np.empty((n,) + out_shape_tail, tap_type), np.empty((n,) + out_shape_tail, tap_type))
+            acc, tmp = scratch[n]
+            shifted = geo.shifted(x, in_zp, tap_type)
+            views = geo.phase_taps(expand(shifted) if multiplier > 1 else shifted)
+            np.multiply(views[0], w_rows[0], out=acc)
+            for tap in range(1, len(views)):
+                np.multiply(views[tap], w_rows[tap], out=tmp)
+                acc += tmp
+            return [fused(acc.reshape(n, spatial)).reshape((n,) + out_shape_tail)]
+
+        return run_fused
 
     def run_int(inputs: Arrays) -> list[np.ndarray]:
         padded = geo.pad(expand(inputs[0].astype(acc_type) - acc_type(in_zp)))

@@ -22,7 +22,13 @@ from tinyops.runtime.kernels.base import (
     scale_zp,
     tensor_in,
 )
-from tinyops.runtime.kernels.requant import conv_output_stage, matmul_dtype, weight_zero_points
+from tinyops.runtime.kernels.requant import (
+    FusedRequantizer,
+    accumulator_bounds,
+    conv_output_stage,
+    matmul_dtype,
+    weight_zero_points,
+)
 
 
 def fully_connected_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
@@ -64,6 +70,15 @@ def fully_connected_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     if options.engine == "litert" and not stage.wide:
         stage.single_rounding = True  # see KernelOptions: LiteRT and TFLM round FC differently
     bias = np.zeros(units, dtype=np.int64) if bias_t is None else np.asarray(constant(op, 2), dtype=np.int64)
+    fused = FusedRequantizer(stage, bias, accumulator_bounds(w_centered, input_t.dtype.numpy, in_zp))
+    offset = acc_type(in_zp)
+    if fused.ok:
+        def run_fused(inputs: Arrays) -> list[np.ndarray]:
+            x = inputs[0]
+            rows = np.subtract(x.reshape(-1, depth), offset, dtype=acc_type)
+            return [fused(rows @ w_mat).reshape(out_shape(x))]
+
+        return run_fused
 
     def run_int(inputs: Arrays) -> list[np.ndarray]:
         x = inputs[0]

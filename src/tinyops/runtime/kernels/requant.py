@@ -91,6 +91,14 @@ def matmul_dtype(weights_minus_zp: np.ndarray, input_dtype: np.dtype, input_zero
     return np.float32 if bound < FLOAT32_EXACT_LIMIT else np.float64
 
 
+def accumulator_bounds(weights_minus_zp: np.ndarray, input_dtype: np.dtype, input_zero_point: int) -> np.ndarray:
+    """Per output channel (rows of ``weights_minus_zp``): the largest |sum of products| possible."""
+    info = np.iinfo(input_dtype)
+    largest_input = max(int(info.max) - input_zero_point, input_zero_point - int(info.min))
+    per_channel = np.abs(weights_minus_zp.reshape(weights_minus_zp.shape[0], -1)).sum(axis=1)
+    return largest_input * per_channel.astype(np.float64)
+
+
 def weight_scales(weights: Tensor, channels: int) -> np.ndarray:
     """The filter's scales broadcast to one per output channel (per-tensor filters repeat theirs)."""
     q = weights.quantization
@@ -162,15 +170,16 @@ class FusedRequantizer:
         for m, sh, b, a_max in zip(mult.tolist(), shift.tolist(), bias.tolist(), bound.tolist()):
             left, right = max(sh, 0), max(-sh, 0)
             total = a_max + abs(b)
-            if total * (1 << left) >= (1 << 31):  # a << left might wrap in int32 (or a overflows)
-                self.ok = False
+            if total * (1 << (0 if stage.single_rounding else left)) >= (1 << 31):
+                self.ok = False  # a << left might wrap in int32 (or a + b overflows it)
                 break
-            me = m << left
             if stage.single_rounding:
+                me = m
                 s = 31 - sh
                 c = (1 << (s - 1)) + b * me
                 cn, t = c, None
             else:
+                me = m << left
                 s = 31 + right
                 half = (1 << (right - 1)) if right > 0 else 0
                 c = (1 << 30) + half * (1 << 31) + b * me
@@ -206,15 +215,18 @@ class FusedRequantizer:
             self.c_pos = np.tile(np.array(c_pos, np.int64), tile)
             self.c_neg = np.tile(np.array(c_neg, np.int64), tile)
             self.s = np.tile(s_arr, tile)
-        self.thr = np.tile(np.array(thr, np.float64), tile)
-        self.thr_int = np.tile(np.array(thr, np.int64), tile)
-        self.thr_f32 = np.tile(np.array(thr, np.float32), tile) if np.all(np.abs(thr[:1]) < 1 << 24) else None
+        thr_int = np.array(thr, np.int64)
+        thr_float = np.where(thr_int == -(1 << 62), -np.inf, thr_int.astype(np.float64))
+        self.thr = np.tile(thr_float, tile)
+        self.thr_int = np.tile(thr_int, tile)
+        small = np.all((np.abs(thr_int) < (1 << 24)) | (thr_int == -(1 << 62)))
+        self.thr_f32 = np.tile(thr_float.astype(np.float32), tile) if small else None
 
     def __call__(self, acc: np.ndarray) -> np.ndarray:
         """acc: integer-valued (float32/float64/int32/int64) of shape [..., tile * channels]."""
         if self.float:
-            if acc.dtype == np.float32 or acc.dtype == np.int32:
-                acc = acc.astype(np.float64) if acc.dtype == np.int32 else acc
+            if acc.dtype != np.float32 and acc.dtype != np.float64:
+                acc = acc.astype(np.float64)
             p = np.multiply(acc, self.m, dtype=np.float64)
             if self.signed:
                 thr = self.thr_f32 if acc.dtype == np.float32 and self.thr_f32 is not None else self.thr
