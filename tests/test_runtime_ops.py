@@ -77,15 +77,16 @@ def test_binary_int8_ops_with_broadcast(kind: str, activation: str) -> None:
     check(graph, batches)
 
 
-def test_rescaling_int8_mean_is_refused() -> None:
-    mean = single_op("MEAN", [act("x", (1, 7, 9, 5), quant=q(0.05, 3)), const("axes", [1, 2])],
-                     [act("y", (1, 1, 1, 5), quant=q(0.02, -4))], keep_dims=True)
-    with pytest.raises(UnsupportedOpError, match=r"^MEAN \(op 0\) is not supported.*not bit-exact"):
-        Interpreter(mean)
+def test_rescaling_int8_mean() -> None:
+    rng = np.random.default_rng(5)
+    x = [[rng.integers(-128, 128, (1, 7, 9, 5)).astype(np.int8)] for _ in range(40)]
+    for axes, shape, out_q in (([1, 2], (1, 1, 1, 5), q(0.02, -4)), ([3], (1, 7, 9, 1), q(0.011, 7)),
+                               ([1], (1, 1, 9, 5), q(0.3, 0))):
+        mean = single_op("MEAN", [act("x", (1, 7, 9, 5), quant=q(0.05, 3)), const("axes", axes)],
+                         [act("y", shape, quant=out_q)], keep_dims=True)
+        check(mean, x)
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN GAP: int8 MEAN with shared quantization is exact on mcunet_vww "
-                   "(3 elements per mean) but not on this shape; LiteRT/TFLM's path is not identified yet")
 def test_same_quantization_int8_mean_on_other_shapes() -> None:
     rng = np.random.default_rng(6)
     x = [[rng.integers(-128, 128, (1, 7, 9, 5)).astype(np.int8)] for _ in range(40)]

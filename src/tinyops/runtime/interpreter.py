@@ -27,6 +27,16 @@ from tinyops.runtime.kernels.base import (
 
 
 _BLAS = ThreadpoolController()
+# The process-wide BLAS thread limit the interpreters set (threads -> threadpoolctl limiter). Set
+# once: entering threadpoolctl's context on every run scans the loaded libraries each time, which
+# cost more than a whole small model's inference.
+_BLAS_LIMITS: dict[int, object] = {}
+
+
+def _limit_blas(threads: int) -> None:
+    if threads not in _BLAS_LIMITS:
+        _BLAS_LIMITS.clear()
+        _BLAS_LIMITS[threads] = _BLAS.limit(limits=threads, user_api="blas")
 
 
 @dataclass
@@ -67,6 +77,15 @@ class Interpreter:
         self._outputs = [self._index[id(t)] for t in self.subgraph.outputs]
         self._steps = [self._prepare(i, op) for i, op in enumerate(self.subgraph.ops)]
         self.trace: dict[str | int, np.ndarray] = {}
+        # The hot loop: (kernel, input slots, output slots) over a flat list of tensor values.
+        self._program = [(step.kernel, tuple(-1 if i is None else i for i in step.inputs), tuple(step.outputs))
+                         for step in self._steps]
+        self._registers: list[np.ndarray | None] = [None] * (len(self.subgraph.tensors) + 1)  # [-1] is None
+        for index, array in self._constants.items():
+            self._registers[index] = array
+        self._input_specs = [(t.dtype.numpy, tuple(t.shape)) for t in self.subgraph.inputs]
+        if blas_threads is not None:
+            _limit_blas(blas_threads)
 
     def _prepare(self, index: int, op) -> _Step:  # type: ignore[no-untyped-def]
         factory = kernel_factory(op)
@@ -117,29 +136,29 @@ class Interpreter:
 
     def run(self, inputs: Sequence[np.ndarray], trace: bool = False) -> list[np.ndarray]:
         """One inference (or one batched inference); with ``trace`` keep every tensor in ``.trace``."""
-        arrays = self._check_inputs(inputs)
-        values: dict[int, np.ndarray] = dict(self._constants)
-        for index, array in zip(self._inputs, arrays):
-            values[index] = array
-        if self.blas_threads is None:
-            self._execute(values)
+        specs = self._input_specs
+        if len(inputs) == len(specs) and all(
+                type(a) is np.ndarray and a.dtype == d and a.shape == s for a, (d, s) in zip(inputs, specs)):
+            arrays = inputs  # the common case: exactly the model's types and shapes
         else:
-            with _BLAS.limit(limits=self.blas_threads, user_api="blas"):
-                self._execute(values)
+            arrays = self._check_inputs(inputs)
+        if self.blas_threads is not None and self.blas_threads not in _BLAS_LIMITS:
+            _limit_blas(self.blas_threads)  # another interpreter changed the process-wide limit
+        regs = list(self._registers)
+        for index, array in zip(self._inputs, arrays):
+            regs[index] = array
+        for kernel, ins, outs in self._program:
+            results = kernel([regs[i] for i in ins])
+            for index, array in zip(outs, results):
+                regs[index] = array
         if trace:
             self.trace = {}
-            for index, array in values.items():
-                if index in self._constants:
+            for index, array in enumerate(regs[:-1]):
+                if array is None or index in self._constants:
                     continue
                 self.trace[index] = array
                 self.trace[self.subgraph.tensors[index].name] = array
-        return [values[i] for i in self._outputs]
-
-    def _execute(self, values: dict[int, np.ndarray]) -> None:
-        for step in self._steps:
-            outs = step.kernel([None if i is None else values[i] for i in step.inputs])
-            for index, array in zip(step.outputs, outs):
-                values[index] = array
+        return [regs[i] for i in self._outputs]
 
     def run_batch(self, batches: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
         """Many inferences: one list of inputs each; outputs stacked on a new axis 0 (like the oracles).

@@ -6,7 +6,12 @@ import numpy as np
 
 from tinyops.ir.dtypes import DType
 from tinyops.ir.graph import Op
-from tinyops.runtime.fixedpoint import truncating_divide
+from tinyops.runtime.fixedpoint import (
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    truncating_divide,
+    wrap_int32,
+)
 from tinyops.runtime.kernels.base import (
     KernelOptions,
     Arrays,
@@ -45,6 +50,19 @@ def average_pool_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     is_float = tensor_in(op, 0).dtype is DType.FLOAT32
     out_dtype = tensor_in(op, 0).dtype.numpy
 
+    whole = (geo.out_h == geo.out_w == 1 and not geo.needs_pad and geo.k_h == in_shape[1]
+             and geo.k_w == in_shape[2])
+    if whole and not is_float:
+        # Global average pooling: one reduction instead of k_h * k_w tap additions.
+        count = int(counts.reshape(-1)[0])
+
+        def run_global(inputs: Arrays) -> list[np.ndarray]:
+            total = inputs[0].sum(axis=(1, 2), keepdims=True, dtype=np.int64)
+            rounded = truncating_divide(np.where(total > 0, total + count // 2, total - count // 2), count)
+            return [np.clip(rounded, lo, hi).astype(out_dtype)]
+
+        return run_global
+
     def run(inputs: Arrays) -> list[np.ndarray]:
         x = inputs[0]
         if is_float:
@@ -74,7 +92,7 @@ def max_pool_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
 
 
 def mean_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
-    """MEAN: float32 over any axes; int8/int16 only when input and output share quantization."""
+    """MEAN: float32 over any axes; int8/int16 with TFLM/TFLite's integer rescaling."""
     input_t, output_t = tensor_in(op, 0), op.outputs[0]
     rank = len(input_t.shape)
     axes = tuple(sorted({int(a) % rank for a in np.asarray(constant(op, 1)).reshape(-1)}))
@@ -101,22 +119,22 @@ def mean_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     info = np.iinfo(input_t.dtype.numpy)
     dtype = input_t.dtype.numpy
 
-    if out_zp != in_zp or np.float32(out_scale) != np.float32(in_scale):
-        # LiteRT/TFLM pick among several integer paths here; none tried was bit-exact on all
-        # shapes, so the runtime refuses rather than approximates.
-        raise KernelUnsupported("an int8 mean whose output quantization differs from the input's is not "
-                                "bit-exact yet")
+    # TFLM's (and TFLite's reference) QuantizedMeanOrSum: the multiplier of in_scale/out_scale
+    # (doubles of the float scales) absorbs 1/count as (multiplier << s) / count, s = floor(log2
+    # count) clamped to 32 and to 31 + shift; then TFLite's double-rounding rescale of the
+    # zero-point-corrected int32 sum, plus the output zero point, clamped.
+    multiplier, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    s = min(count.bit_length() - 1, 32, 31 + shift)
+    mean_multiplier = (multiplier << s) // count
+    mean_shift = shift - s
+    offset = in_zp * count
 
-    def run_same(inputs: Arrays) -> list[np.ndarray]:
-        # Mean of the raw values, rounded half away from zero. Bit-exact with both oracles on
-        # mcunet_vww's MEANs (3 elements per mean); KNOWN GAP: synthetic same-quantization means
-        # over other sizes differ in a fraction of values (see docs/runtime.md).
-        sums = reduce_sum(inputs[0].astype(np.int64))
-        half = count // 2
-        rounded = truncating_divide(np.where(sums > 0, sums + half, sums - half), count)
-        return [np.clip(rounded, info.min, info.max).astype(dtype)]
+    def run(inputs: Arrays) -> list[np.ndarray]:
+        sums = reduce_sum(inputs[0].astype(np.int64)) - offset
+        out = multiply_by_quantized_multiplier(wrap_int32(sums), mean_multiplier, mean_shift) + out_zp
+        return [np.clip(out, info.min, info.max).astype(dtype)]
 
-    return run_same
+    return run
 
 
 register_kernel("AVERAGE_POOL_2D", average_pool_kernel)
