@@ -170,6 +170,9 @@ def write_atomically(path: str | os.PathLike[str], payload: bytes) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the user's usual mode
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)

@@ -11,8 +11,10 @@ Two planners:
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from tinyops.ir.graph import Graph, Subgraph
 from tinyops.memory.inplace import ALL_KINDS, Alias, choose_aliases
@@ -214,6 +216,25 @@ def plan_for_order(subgraph: Subgraph, order: list[int], kernels: str, inplace_k
     return plan
 
 
+# (graph object, arguments) -> plan, only inside `reuse_memory_plans()`.
+_REUSE: ContextVar[dict[tuple[Any, ...], tuple[Any, MemoryPlan]] | None] = ContextVar("memory_plan_reuse",
+                                                                                       default=None)
+
+
+@contextmanager
+def reuse_memory_plans() -> Iterator[None]:
+    """Inside the block, `plan_memory` plans a graph once per set of arguments and returns that plan
+    again (the same object: treat it as read-only). The activation plan does not depend on the board
+    or the placement strategy, so a sweep that plans one model on many boards and strategies need
+    not re-run the (time-budgeted) search each time. The graph must not be mutated in the block.
+    """
+    token = _REUSE.set({})
+    try:
+        yield
+    finally:
+        _REUSE.reset(token)
+
+
 def plan_memory(graph_or_subgraph: Graph | Subgraph, planner: str = "best", reorder: bool = True,
                 inplace: bool = True, kernels: str = "tflm-reference",
                 inplace_kinds: Sequence[str] | None = None, order: Sequence[int] | None = None) -> MemoryPlan:
@@ -222,6 +243,21 @@ def plan_memory(graph_or_subgraph: Graph | Subgraph, planner: str = "best", reor
     ``inplace_kinds`` narrows the in-place kinds (default: all when ``inplace``); ``order`` fixes the
     op order instead of searching one.
     """
+    reuse = _REUSE.get()
+    if reuse is not None:
+        key = (id(graph_or_subgraph), planner, reorder, inplace, kernels,
+               None if inplace_kinds is None else tuple(inplace_kinds), None if order is None else tuple(order))
+        hit = reuse.get(key)
+        if hit is not None and hit[0] is graph_or_subgraph:
+            return hit[1]
+        plan = _plan_memory(graph_or_subgraph, planner, reorder, inplace, kernels, inplace_kinds, order)
+        reuse[key] = (graph_or_subgraph, plan)  # holding the graph keeps its id() from being reused
+        return plan
+    return _plan_memory(graph_or_subgraph, planner, reorder, inplace, kernels, inplace_kinds, order)
+
+
+def _plan_memory(graph_or_subgraph: Graph | Subgraph, planner: str, reorder: bool, inplace: bool, kernels: str,
+                 inplace_kinds: Sequence[str] | None, order: Sequence[int] | None) -> MemoryPlan:
     if planner not in PLANNERS:
         raise ValueError(f"unknown planner {planner!r}; choose one of {', '.join(PLANNERS)}")
     if kernels not in KERNEL_LIBRARIES:
@@ -280,4 +316,4 @@ def plan_memory(graph_or_subgraph: Graph | Subgraph, planner: str = "best", reor
     return best
 
 
-__all__ = ["MemoryPlan", "PlannedBuffer", "plan_memory", "plan_for_order", "tflm_arena_bytes", "align_up"]
+__all__ = ["MemoryPlan", "PlannedBuffer", "plan_memory", "reuse_memory_plans", "plan_for_order", "tflm_arena_bytes", "align_up"]
