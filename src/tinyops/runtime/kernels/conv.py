@@ -41,12 +41,8 @@ from tinyops.runtime.kernels.requant import (
 EXACT_FLOAT64_LIMIT = 1 << 53
 
 
-def _attr(op: Op, *names: str, default: int = 1) -> int:
-    # The reader has used both TFLite spellings (dilation_h_factor / dilation_hfactor).
-    for name in names:
-        if name in op.attrs:
-            return int(op.attrs[name])
-    return default
+def _attr(op: Op, name: str, default: int = 1) -> int:
+    return int(op.attrs.get(name, default))
 
 
 class Geometry:
@@ -56,8 +52,8 @@ class Geometry:
         _, in_h, in_w, _ = tensor_in(op, 0).shape
         self.k_h, self.k_w = k_h, k_w
         self.stride_h, self.stride_w = _attr(op, "stride_h"), _attr(op, "stride_w")
-        self.dil_h = _attr(op, "dilation_h_factor", "dilation_hfactor")
-        self.dil_w = _attr(op, "dilation_w_factor", "dilation_wfactor")
+        self.dil_h = _attr(op, "dilation_h_factor")
+        self.dil_w = _attr(op, "dilation_w_factor")
         padding = str(op.attrs.get("padding", "VALID"))
         self.out_h = output_size(in_h, k_h, self.stride_h, self.dil_h, padding)
         self.out_w = output_size(in_w, k_w, self.stride_w, self.dil_w, padding)
