@@ -9,6 +9,7 @@ import numpy as np
 
 from tinyops.analysis.liveness import activation_lifetimes, live_bytes_per_step, variable_bytes
 from tinyops.ir.graph import Graph, Op, Tensor
+from tinyops.kernels import kernel_library
 from tinyops.ops import spec_for
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def analyze_op(op: Op, index: int, subgraph_index: int, kernels: str) -> OpAnaly
         input_bytes=input_bytes,
         output_bytes=output_bytes,
         working_set_bytes=input_bytes + output_bytes + weight_bytes,
-        scratch_bytes=int(spec.scratch_bytes(op, kernels)),
+        scratch_bytes=kernel_library(kernels).scratch_bytes(op),
         opaque=spec.opaque,
     )
 

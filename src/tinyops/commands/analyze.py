@@ -11,7 +11,7 @@ from rich.table import Table
 from tinyops.analysis import Analysis, analyze
 from tinyops.commands.common import DEFAULT_BOARD, default_model_path, make_console, print_json, save_figure
 from tinyops.frontends import load_model
-from tinyops.ops.registry import KERNEL_LIBRARIES
+from tinyops.kernels import KERNEL_LIBRARIES
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     graph = load_model(model_path)
     analysis = analyze(graph, board=board, kernels=args.kernels, flash_bytes=os.path.getsize(model_path))
     if args.plot:
-        from tinyops.analysis.plot import working_set_figure
+        from tinyops.backends.reports.analysis_plot import working_set_figure
 
         save_figure(working_set_figure(analysis), args.plot)
     if args.json:

@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             and r["strategy"] in sweep.strategies]
     plots: list[str] = []
     if plot_dir is not None:
-        from tinyops.search.plots import write_plots
+        from tinyops.backends.reports.explore_plots import write_plots
 
         plots = write_plots(rows, plot_dir)
     summary = {"output": str(output), "rows": len(result.rows), "new_rows": result.new_rows,

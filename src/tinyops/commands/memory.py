@@ -10,7 +10,8 @@ from tinyops.commands.common import default_model_path, print_json, save_figure
 from tinyops.errors import TinyOpsError
 from tinyops.frontends import load_model
 from tinyops.memory import export_plan, plan_memory
-from tinyops.memory.plan import KERNEL_LIBRARIES, PLANNERS
+from tinyops.kernels import KERNEL_LIBRARIES
+from tinyops.memory.plan import PLANNERS
 
 
 def add_parser(subparsers: Any) -> None:
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def plot_figure(plan: Any, name: str) -> Any:
-    from tinyops.memory.plot import plot_plan
+    from tinyops.backends.reports.memory_plot import plot_plan
 
     return plot_plan(plan, f"{name}: {plan.planner} plan, {plan.arena_bytes:,} bytes "
                            f"(TFLM {plan.tflm_arena_bytes:,})")

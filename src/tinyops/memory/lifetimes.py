@@ -17,7 +17,7 @@ from typing import Sequence
 
 from tinyops.errors import UnsupportedOpError
 from tinyops.ir.graph import Graph, Subgraph, Tensor
-from tinyops.memory.scratch import scratch_requests
+from tinyops.kernels import scratch_requests
 
 ALIGNMENT_BYTES = 16  # TFLM's MicroArenaBufferAlignment(): every buffer size and offset is a multiple
 UNCREATED_TIME = -1

@@ -18,7 +18,7 @@ from typing import Sequence
 from tinyops.ir.graph import Subgraph
 from tinyops.memory.inplace import candidates
 from tinyops.memory.lifetimes import align_up, needs_arena
-from tinyops.memory.scratch import scratch_requests
+from tinyops.kernels import scratch_requests
 
 
 @dataclass(frozen=True)

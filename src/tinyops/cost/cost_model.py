@@ -6,9 +6,9 @@ The features are counts taken from the op's shapes through the op registry (MACs
 elements, im2col elements, elements processed, 1 per op), routed to the coefficient of the
 op's kernel class (1x1 conv, im2col conv, depthwise 3x3, other depthwise, fully connected,
 everything else). The coefficients are fitted per core and kernel library by
-``benchmarks/calibrate.py`` and read from ``tinyops/sim/params/<core>_<kernels>.toml``.
+``benchmarks/calibrate.py`` and read from ``tinyops/kernels/profiles/<core>_<kernels>.toml``.
 This is the cost of the arithmetic with operands in SRAM; memory stalls for operands that
-live elsewhere are added by :mod:`tinyops.sim.memory_model`.
+live elsewhere are added by :mod:`tinyops.cost.memory_model`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from tinyops.ir.graph import Op
 from tinyops.ops import known_kinds, spec_for
-from tinyops.sim.params import COEFFICIENTS, CoreParams
+from tinyops.kernels.profile import COEFFICIENTS, CoreParams
 
 _INDEX = {name: i for i, name in enumerate(COEFFICIENTS)}
 MAC_CLASSES = ("conv1x1", "conv", "dw3x3", "dw", "fc")

@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 
 from tinyops.hw.board import Board
-from tinyops.sim.cost_model import OpCounts
-from tinyops.sim.params import CoreParams, load_memory_energy
+from tinyops.cost.cost_model import OpCounts
+from tinyops.kernels.profile import CoreParams, load_memory_energy
 
 FLASH = "flash"
 WORD_BYTES = 4

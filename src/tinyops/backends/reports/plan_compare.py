@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tinyops.planning.overlay import overlay_buffer_bytes
 from tinyops.planning.plan import Plan
-from tinyops.planning.strategies import Evaluated
 from tinyops.sim.simulator import SimResult
+
+if TYPE_CHECKING:
+    from tinyops.deploy.driver import Evaluated
 
 
 def dma_bytes(plan: Plan) -> int:
     """Bytes the plan copies with DMA engines (CPU-driven copies not counted)."""
-    return sum(t.bytes for t in plan.transfers if t.engine != "cpu")
+    return plan.dma_bytes
 
 
 def plan_fields(plan: Plan) -> dict[str, Any]:
@@ -21,20 +22,22 @@ def plan_fields(plan: Plan) -> dict[str, Any]:
     return {
         "strategy": plan.strategy,
         "external_bytes": dict(plan.external_bytes),
-        "dma_bytes": dma_bytes(plan),
-        "overlay_buffer_bytes": overlay_buffer_bytes(plan),
+        "dma_bytes": plan.dma_bytes,
+        "overlay_buffer_bytes": plan.overlay_buffer_bytes,
     }
 
 
 def layer_fields(plan: Plan) -> list[dict[str, Any]]:
-    """Per layer: its partition count and where each operand lives."""
+    """Per layer: the op it runs, its partitions (output-channel ranges) and where each operand lives."""
     out = []
     for st in plan.steps:
         placement: dict[str, str] = {}
         for part in st.partitions:
             for acc in part.accesses:
                 placement[acc.tensor] = acc.memory
-        out.append({"partitions": len(st.partitions), "placement": placement})
+        out.append({"op_index": st.op_index, "partitions": len(st.partitions),
+                    "partition_channels": [[p.channel_start, p.channel_stop] for p in st.partitions],
+                    "placement": placement})
     return out
 
 
@@ -47,12 +50,16 @@ class Row:
     energy_mj: float
     compute_bound_ms: float
     sram_bytes: int
+    arena_bytes: int
+    runtime_overhead_bytes: int
+    arena_runtime: str
     flash_bytes: int
     external_bytes: dict[str, int]
     dma_bytes: int
     overlay_buffer_bytes: int
     partitions: int
     summary: str
+    warnings: list[str]
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -60,9 +67,10 @@ class Row:
 
 def row_of(plan: Plan, sim: SimResult, compute_bound_ms: float) -> Row:
     return Row(plan.strategy, plan.feasible, plan.reason, sim.latency_ms, sim.energy.total_mj, compute_bound_ms,
-               plan.sram_bytes, plan.flash_bytes, dict(plan.external_bytes), dma_bytes(plan),
-               overlay_buffer_bytes(plan), sum(len(s.partitions) for s in plan.steps),
-               plan.assumptions.get("strategy", plan.strategy))
+               plan.sram_bytes, plan.arena_bytes, plan.runtime_overhead_bytes, plan.arena_runtime, plan.flash_bytes,
+               dict(plan.external_bytes), plan.dma_bytes, plan.overlay_buffer_bytes,
+               sum(len(s.partitions) for s in plan.steps), plan.assumptions.get("strategy", plan.strategy),
+               list(plan.warnings))
 
 
 def compare_rows(evaluated: list[Evaluated], compute_bound_ms: float) -> list[Row]:
@@ -70,6 +78,7 @@ def compare_rows(evaluated: list[Evaluated], compute_bound_ms: float) -> list[Ro
 
 
 def render_rows(rows: list[Row], title: str, caption: str, console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, caption=caption, title_justify="left", header_style="bold")
@@ -85,7 +94,10 @@ def render_rows(rows: list[Row], title: str, caption: str, console: Any) -> None
     console.print(table)
     for r in rows:
         if not r.feasible:
-            console.print(f"[red]{r.strategy}[/]: {r.reason}")
+            console.print(f"[red]{r.strategy}[/]: {escape(r.reason or '')}")
+    warnings = sorted({w for r in rows for w in r.warnings})
+    for w in warnings:
+        console.print(f"[yellow]warning[/]: {escape(w)}")
 
 
 def timeline_figure(evaluated: list[Evaluated], title: str) -> Any:
