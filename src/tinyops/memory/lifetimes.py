@@ -114,9 +114,9 @@ def build_buffers(subgraph: Subgraph, order: Sequence[int] | None = None,
         op = subgraph.ops[op_index]
         for tensor in op.outputs:
             first.setdefault(index_of[id(tensor)], time)
-        for tensor in op.inputs:
-            if tensor is not None:
-                last[index_of[id(tensor)]] = time
+        for operand in op.inputs:
+            if operand is not None:
+                last[index_of[id(operand)]] = time
         for tensor in op.outputs:
             last[index_of[id(tensor)]] = time
         scratch.extend((op_index, time, size) for size in scratch_requests(op, kernels))
