@@ -78,7 +78,7 @@ class Geometry:
         only valid until the next call (kernels copy or reduce it before returning).
         """
         if not self.needs_pad:
-            out = x.astype(dtype)
+            out: np.ndarray = x.astype(dtype)
             out -= dtype(offset)
             return out
         n, h, w, c = x.shape
