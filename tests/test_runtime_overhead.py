@@ -1,0 +1,45 @@
+"""TFLM's persistent (tail) allocations: the formula against the TFLM Python interpreter."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import SHARED_MODELS, model_path
+from tinyops.frontends import load_model
+from tinyops.memory.runtime_overhead import (CORTEX_M_ABI, PYTHON_WHEEL_ABI, struct_bytes, tflm_runtime_overhead,
+                                             tflm_runtime_overhead_bytes)
+from tinyops.memory.runtime_overhead import NODE_AND_REGISTRATION, TFLITE_EVAL_TENSOR, TFLITE_TENSOR
+from tinyops.oracles import tflm_arena
+
+TFLM_CANNOT_LOAD = {"kws_dscnn_float32", "person_detect_vela"}
+TFLM_MODELS = [p for p in SHARED_MODELS if p.stem not in TFLM_CANNOT_LOAD]
+
+
+@pytest.mark.parametrize("path", TFLM_MODELS, ids=[p.stem for p in TFLM_MODELS])
+def test_64bit_formula_reproduces_python_interpreter_tail(path) -> None:
+    graph = load_model(path)
+    measured = tflm_arena(path.read_bytes())["tail"]
+    ours = tflm_runtime_overhead_bytes(graph, pointer_size_bytes=8)
+    assert abs(ours - measured) <= 0.05 * measured, (ours, measured)
+
+
+def test_struct_sizes_match_tflm_on_both_abis() -> None:
+    # 64-bit sizes as the wheel's recording allocator reports them (89 eval tensors: 2,136 B;
+    # 31 NodeAndRegistration: 1,984 B; 2 persistent TfLiteTensors: 128 B, VWW).
+    assert struct_bytes(TFLITE_EVAL_TENSOR, PYTHON_WHEEL_ABI) == 24
+    assert struct_bytes(NODE_AND_REGISTRATION, PYTHON_WHEEL_ABI) == 64
+    assert struct_bytes(TFLITE_TENSOR, PYTHON_WHEEL_ABI) == 64
+    assert struct_bytes(TFLITE_EVAL_TENSOR, CORTEX_M_ABI) == 12
+    assert struct_bytes(NODE_AND_REGISTRATION, CORTEX_M_ABI) == 32
+    assert struct_bytes(TFLITE_TENSOR, CORTEX_M_ABI) == 40
+
+
+def test_vww_32bit_overhead_is_dominated_by_per_channel_arrays() -> None:
+    graph = load_model(model_path("vww_mobilenetv1_96_int8"))
+    breakdown = tflm_runtime_overhead(graph, CORTEX_M_ABI)
+    # 27 conv/depthwise ops with 2,736 output channels in all: int32 multiplier + shift each.
+    assert breakdown.per_channel_quantization_bytes == 8 * 2736
+    assert breakdown.counts["ops"] == 31 and breakdown.counts["tensors"] == 89
+    assert breakdown.total_bytes == tflm_runtime_overhead_bytes(graph)
+    assert breakdown.total_bytes < tflm_runtime_overhead_bytes(graph, pointer_size_bytes=8)
+    assert not breakdown.unknown_ops
