@@ -43,3 +43,23 @@ def test_vww_32bit_overhead_is_dominated_by_per_channel_arrays() -> None:
     assert breakdown.total_bytes == tflm_runtime_overhead_bytes(graph)
     assert breakdown.total_bytes < tflm_runtime_overhead_bytes(graph, pointer_size_bytes=8)
     assert not breakdown.unknown_ops
+
+
+def test_analyze_reports_arena_overhead_and_total_and_fits_on_the_total() -> None:
+    import dataclasses
+
+    from tinyops.analysis import analyze
+    from tinyops.hw.board import load_board
+
+    graph = load_model(model_path("vww_mobilenetv1_96_int8"))
+    board = load_board("stm32f746g-disco")
+    totals = analyze(graph, board=board, kernels="tflm-reference").totals
+    assert totals.sram_lower_bound_bytes == 55_296  # live bytes: what any planner needs at least
+    assert totals.arena_bytes == 73_728  # TFLM's own planner (the interpreter's head)
+    assert totals.runtime_overhead_bytes == tflm_runtime_overhead_bytes(graph)
+    assert totals.sram_bytes == totals.arena_bytes + totals.runtime_overhead_bytes
+    # A board whose SRAM holds the lower bound but not arena + overhead: does not fit.
+    region = dataclasses.replace(board.sram_regions[1], size_bytes=totals.sram_lower_bound_bytes + 1024)
+    small = dataclasses.replace(board, sram_regions=(region,))
+    fit = analyze(graph, board=small, kernels="tflm-reference").board
+    assert fit is not None and not fit.fits_sram and fit.sram_needed_bytes == totals.sram_bytes

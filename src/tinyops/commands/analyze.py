@@ -60,7 +60,10 @@ def render(analysis: Analysis, console: "Console") -> None:
         ("peak activation bytes (model order)", f"{totals.peak_activation_bytes:,} at op {totals.peak_step}"),
         ("largest scratch buffer", f"{totals.max_scratch_bytes:,} ({analysis.kernels})"),
         ("state (variable tensors)", f"{totals.state_bytes:,}"),
-        ("SRAM lower bound", f"{totals.sram_lower_bound_bytes:,}"),
+        ("SRAM lower bound (live activations + scratch + state)", f"{totals.sram_lower_bound_bytes:,}"),
+        ("TFLM arena (tflm planner, head)", f"{totals.arena_bytes:,}"),
+        ("TFLM runtime overhead (persistent, 32-bit)", f"{totals.runtime_overhead_bytes:,}"),
+        ("SRAM needed (arena + overhead)", f"{totals.sram_bytes:,}"),
     ]
     if totals.opaque_ops:
         rows.append(("opaque ops (0 MACs counted)", ", ".join(totals.opaque_ops)))
@@ -71,8 +74,8 @@ def render(analysis: Analysis, console: "Console") -> None:
         fit = analysis.board
         verdict = lambda ok: "[green]fits[/green]" if ok else "[red]does not fit[/red]"  # noqa: E731
         console.print(f"\nOn [bold]{fit.id}[/bold]:")
-        console.print(f"  SRAM  {verdict(fit.fits_sram)}: needs {fit.sram_needed_bytes:,} B of "
-                      f"{fit.sram_available_bytes:,} B (margin {fit.sram_margin_bytes:,} B)")
+        console.print(f"  SRAM  {verdict(fit.fits_sram)}: needs {fit.sram_needed_bytes:,} B (arena + TFLM "
+                      f"overhead) of {fit.sram_available_bytes:,} B (margin {fit.sram_margin_bytes:,} B)")
         console.print(f"  flash {verdict(fit.fits_flash)}: needs {fit.flash_needed_bytes:,} B of "
                       f"{fit.flash_available_bytes:,} B (margin {fit.flash_margin_bytes:,} B)")
     console.print("\n[dim]Assumptions: " + "; ".join(f"{k}: {v}" for k, v in analysis.assumptions.items()) + "[/dim]")
