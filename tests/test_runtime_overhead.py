@@ -63,3 +63,19 @@ def test_analyze_reports_arena_overhead_and_total_and_fits_on_the_total() -> Non
     small = dataclasses.replace(board, sram_regions=(region,))
     fit = analyze(graph, board=small, kernels="tflm-reference").board
     assert fit is not None and not fit.fits_sram and fit.sram_needed_bytes == totals.sram_bytes
+
+
+def test_suite_skips_model_tests_with_a_message_when_shared_models_are_absent(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    env = dict(os.environ, TINYOPS_SHARED_MODELS=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-rs", "-p", "no:cacheprovider",
+                           str(tests / "test_runtime_overhead.py"), str(tests / "test_runtime_fixedpoint.py")],
+                          capture_output=True, text=True, env=env, cwd=tests.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "needs the shared third-party models" in done.stdout and str(tmp_path) in done.stdout
+    assert " passed" in done.stdout and "1 skipped" in done.stdout
