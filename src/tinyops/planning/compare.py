@@ -23,7 +23,34 @@ def plan_fields(plan: Plan) -> dict[str, Any]:
         "external_bytes": dict(plan.external_bytes),
         "dma_bytes": dma_bytes(plan),
         "overlay_buffer_bytes": overlay_buffer_bytes(plan),
+        "sram_buffers": sram_buffers(plan),
     }
+
+
+def sram_buffers(plan: Plan) -> list[dict[str, Any]]:
+    """Every SRAM buffer the plan places at an offset, with the real region(s) and address range.
+
+    A plan keys its on-chip memory by the first region of the address-contiguous SRAM run its arena
+    uses (e.g. DTCM on the F746, whose DTCM, SRAM1 and SRAM2 are adjacent); this names where each
+    buffer really is. Buffers without a fixed offset are reported over the whole arena.
+    """
+    board = plan.board
+    runs = {r.name for r in board.sram_regions}
+    seen: dict[tuple[str, str, int, int], dict[str, Any]] = {}
+    for step in plan.steps:
+        for part in step.partitions:
+            for acc in part.accesses:
+                if acc.memory not in runs:
+                    continue
+                offset, size = (acc.offset_bytes, acc.size_bytes) if acc.offset_bytes is not None else (0, plan.sram_bytes)
+                key = (acc.tensor, acc.memory, offset, size)
+                if key not in seen:
+                    span = board.sram_span(acc.memory, offset, size)
+                    seen[key] = {"tensor": acc.tensor, "role": acc.role, "memory": acc.memory,
+                                 "offset_bytes": acc.offset_bytes, "size_bytes": size,
+                                 "regions": list(span.regions),
+                                 "address_range": [f"{span.start_address:#010x}", f"{span.end_address:#010x}"]}
+    return list(seen.values())
 
 
 def layer_fields(plan: Plan) -> list[dict[str, Any]]:
@@ -116,5 +143,5 @@ def timeline_figure(evaluated: list[Evaluated], title: str) -> Any:
     return fig
 
 
-__all__ = ["Row", "compare_rows", "row_of", "render_rows", "timeline_figure", "plan_fields", "layer_fields",
+__all__ = ["sram_buffers", "Row", "compare_rows", "row_of", "render_rows", "timeline_figure", "plan_fields", "layer_fields",
            "dma_bytes"]
