@@ -1,0 +1,34 @@
+"""Issue 10, fix 7: defects a new user hit (zoo CLI, explore CSV, sub-int8 formats, ONNX, quantize)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def tinyops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tinyops.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("resolution,shape", [(None, "5x128"), ("640", "1x640"), ("5x128", "5x128")])
+def test_zoo_build_fc_autoencoder_for_every_documented_resolution(tmp_path: Path, resolution: str | None,
+                                                                   shape: str) -> None:
+    out = tmp_path / "ae.tflite"
+    done = tinyops("zoo", "build", "fc-autoencoder", *(["--resolution", resolution] if resolution else []),
+                   "--output", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["resolution"] == shape and summary["macs"] == 264_192  # the MLPerf Tiny AD model's MACs
+    assert out.stat().st_size > 0
+    table = tinyops("zoo", "build", "fc-autoencoder", "--resolution", "640", "--output", str(tmp_path / "b.tflite"))
+    assert table.returncode == 0, table.stderr
+
+
+def test_zoo_build_fc_autoencoder_rejects_too_few_features_in_one_line(tmp_path: Path) -> None:
+    done = tinyops("zoo", "build", "fc-autoencoder", "--resolution", "2x2", "--output", str(tmp_path / "x.tflite"))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "at least 8 input features" in done.stderr and not (tmp_path / "x.tflite").exists()
