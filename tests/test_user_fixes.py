@@ -32,3 +32,20 @@ def test_zoo_build_fc_autoencoder_rejects_too_few_features_in_one_line(tmp_path:
     done = tinyops("zoo", "build", "fc-autoencoder", "--resolution", "2x2", "--output", str(tmp_path / "x.tflite"))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "at least 8 input features" in done.stderr and not (tmp_path / "x.tflite").exists()
+
+
+def test_explore_reports_the_internal_flash_external_strategies_still_need() -> None:
+    from tinyops.backends.tflite_writer import to_tflite_bytes
+    from tinyops.search.explore import ModelJob, evaluate_model
+    from tinyops.zoo import build_model
+
+    job = ModelJob("mobilenetv2", 0.35, (96, 96), ("stm32f746g-disco",),
+                   (("internal", "external-xip", "overlay-v2"),), "cmsis-nn")
+    rows = {row["strategy"]: row for row in evaluate_model(job)}
+    serialized = len(to_tflite_bytes(build_model("mobilenetv2", 0.35, 96)))
+    assert int(rows["internal"]["flash_bytes"]) == serialized
+    for strategy in ("external-xip", "overlay-v2"):
+        flash = int(rows[strategy]["flash_bytes"])
+        external = dict(item.split(":") for item in rows[strategy]["external_bytes"].split(";"))
+        # The graph, quantization parameters and non-MAC constants stay in internal flash (was: 8 B).
+        assert flash == serialized - int(external["qspi"]) and flash > 100_000

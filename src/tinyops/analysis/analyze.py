@@ -129,6 +129,18 @@ def analyze_op(op: Op, index: int, subgraph_index: int, kernels: str) -> OpAnaly
     )
 
 
+def serialized_model_bytes(graph: Graph, prefer_file: bool = True) -> int:
+    """Bytes of the model as stored in flash: its file when it was loaded from one (``prefer_file``),
+    else the graph written as a .tflite flatbuffer."""
+    from pathlib import Path
+
+    if prefer_file and graph.source_path and Path(graph.source_path).is_file():
+        return Path(graph.source_path).stat().st_size
+    from tinyops.backends.tflite_writer import to_tflite_bytes
+
+    return len(to_tflite_bytes(graph))
+
+
 def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_KERNELS,
             flash_bytes: int | None = None) -> Analysis:
     """Analyze a model; ``flash_bytes`` is the serialized size (computed by writing it if not given)."""
@@ -145,9 +157,7 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
                     params += tensor.num_elements
     other_constant_bytes = sum(_constant_bytes(t) for t in graph.constant_tensors() if id(t.data) not in weight_ids)
     if flash_bytes is None:
-        from tinyops.backends.tflite_writer import to_tflite_bytes
-
-        flash_bytes = len(to_tflite_bytes(graph))
+        flash_bytes = serialized_model_bytes(graph, prefer_file=False)
 
     main = graph.main
     live = live_bytes_per_step(activation_lifetimes(main), len(main.ops))

@@ -16,8 +16,8 @@ allows is simulated and the fastest is kept, so the choice comes from the cost m
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
+from tinyops.analysis.analyze import serialized_model_bytes
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.graph import Graph, Op
@@ -160,11 +160,10 @@ def finish_plan(setup: ExternalSetup, strategy: str, steps: list[PlanStep], tran
         mem = board.external(name)
         if mem is not None and used > mem.size_bytes:
             all_reasons.append(f"{name} needs {used} B; it has {mem.size_bytes} B")
-    flash_bytes = sum(setup.flash_constants.values())
-    if setup.graph.source_path and Path(setup.graph.source_path).is_file():
-        # The model's non-weight part (graph, metadata) stays in internal flash.
-        total = Path(setup.graph.source_path).stat().st_size
-        flash_bytes = max(flash_bytes, total - setup.weights_bytes)
+    # The model's non-weight part (graph, metadata, other constants) stays in internal flash, whether
+    # the model came from a file or was built in memory (zoo, explore).
+    flash_bytes = max(sum(setup.flash_constants.values()),
+                      serialized_model_bytes(setup.graph) - setup.weights_bytes)
     sram_bytes = max(setup.layout.sram_bytes, extra_sram_bytes)
     return Plan(
         model=setup.model_name(), board=board, strategy=strategy, kernels=setup.kernels,
