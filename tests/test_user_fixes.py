@@ -49,3 +49,60 @@ def test_explore_reports_the_internal_flash_external_strategies_still_need() -> 
         external = dict(item.split(":") for item in rows[strategy]["external_bytes"].split(";"))
         # The graph, quantization parameters and non-MAC constants stay in internal flash (was: 8 B).
         assert flash == serialized - int(external["qspi"]) and flash > 100_000
+
+
+def _vww_formats() -> dict[str, object]:
+    from tinyops.commands.common import default_model_path
+    from tinyops.frontends import load_model
+    from tinyops.frontends.loader import load_model_bytes
+    from tinyops.quant.codebook import apply_codebook
+    from tinyops.quant.container import container_bytes
+    from tinyops.quant.int4 import to_int4_weights
+
+    import numpy as np
+
+    from tinyops.quant.codebook import weight_tensors
+
+    int8 = load_model(default_model_path())
+    decoded, encoded = apply_codebook(load_model(default_model_path()), 16)
+    codebook = load_model_bytes(container_bytes(decoded, encoded, "codebook"), "vww.tinyops")
+    narrow = load_model(default_model_path())  # int4 range: the numbers do not matter for the cost
+    for _, tensor in weight_tensors(narrow):
+        tensor.data = np.clip(np.asarray(tensor.data), -8, 7)
+    return {"int8": int8, "int4": to_int4_weights(narrow), "codebook": codebook}
+
+
+def test_int4_and_codebook_models_pay_their_decode_work_in_latency_and_sram() -> None:
+    from tinyops.analysis import analyze
+    from tinyops.ops.weight_formats import op_decode_work
+    from tinyops.hw.board import load_board
+    from tinyops.planning.plan import plan_internal
+    from tinyops.sim.cost_model import HUFFMAN_BIT_CYCLES, NIBBLE_UNPACK_CYCLES, TABLE_LOOKUP_CYCLES
+    from tinyops.sim.simulator import simulate
+
+    board = load_board("stm32f746g-disco")
+    graphs = _vww_formats()
+    plans = {name: plan_internal(g, board) for name, g in graphs.items()}  # type: ignore[arg-type]
+    latency = {name: simulate(plan).latency_ms for name, plan in plans.items()}
+    compute = {name: sum(s.compute_cycles for s in plan.steps) for name, plan in plans.items()}
+    totals = {name: analyze(g, board).totals for name, g in graphs.items()}  # type: ignore[arg-type]
+    weights = [op.inputs[1] for op in graphs["int8"].main.ops  # type: ignore[attr-defined]
+               if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
+    count = sum(w.num_elements for w in weights)
+    clock_khz = board.max_clock_mhz * 1e3
+    # int4: TFLM unpacks every weight once per inference (into the scratch the planner counts); half
+    # the flash traffic pays some of it back.
+    assert totals["int4"].weight_format == "int4"
+    assert compute["int4"] - compute["int8"] == pytest.approx(count * NIBBLE_UNPACK_CYCLES)
+    assert latency["int4"] > latency["int8"]
+    # Code-book: every bitstream bit and two table reads per weight, plus a decode buffer in SRAM.
+    work = [op_decode_work(op) for op in graphs["codebook"].main.ops]  # type: ignore[attr-defined]
+    bits = sum(w.huffman_bits for w in work)
+    assert totals["codebook"].weight_format == "codebook" and 0 < bits < 8 * count
+    expected_cycles = bits * HUFFMAN_BIT_CYCLES + 2 * count * TABLE_LOOKUP_CYCLES
+    assert compute["codebook"] - compute["int8"] == pytest.approx(expected_cycles)
+    assert latency["codebook"] - latency["int8"] == pytest.approx(expected_cycles / clock_khz, rel=1e-6)
+    largest = max(w.num_elements for w in weights)
+    assert totals["codebook"].weight_decode_sram_bytes == largest
+    assert totals["codebook"].sram_bytes == totals["int8"].sram_bytes + largest
+    assert totals["int8"].weight_format == "int8" and totals["int8"].weight_decode_sram_bytes == 0

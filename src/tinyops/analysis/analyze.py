@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinyops.analysis.liveness import activation_lifetimes, live_bytes_per_step, variable_bytes
+from tinyops.ops.weight_formats import decode_buffer_bytes, weight_format
 from tinyops.ir.graph import Graph, Op, Tensor
 from tinyops.memory.plan import plan_memory
 from tinyops.memory.runtime_overhead import tflm_runtime_overhead
@@ -56,7 +57,9 @@ class Totals:
     sram_lower_bound_bytes: int  # max over steps of live activations + that op's scratch, + state
     arena_bytes: int  # TFLM's arena head: the `tflm` planner's offsets, this library's scratch
     runtime_overhead_bytes: int  # TFLM's persistent (tail) allocations on a 32-bit target, state included
-    sram_bytes: int  # arena_bytes + runtime_overhead_bytes: the RAM TFLM needs ("fits" uses this)
+    sram_bytes: int  # arena + runtime overhead + weight decode buffer: the RAM needed ("fits" uses this)
+    weight_format: str = "int8"  # int8 | int4 | codebook: how the weights are stored
+    weight_decode_sram_bytes: int = 0  # code-book: buffer for the largest decoded weight tensor
     opaque_ops: list[str] = field(default_factory=list)
 
 
@@ -166,6 +169,7 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
     peak_step = int(np.argmax(live)) if live.size else 0
     arena_bytes = plan_memory(graph, planner="tflm", kernels=kernels).arena_bytes
     overhead = tflm_runtime_overhead(graph)
+    decode_sram = decode_buffer_bytes(graph)
     totals = Totals(
         ops=len(ops),
         macs=sum(op.macs for op in ops),
@@ -178,10 +182,13 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
         peak_step=peak_step,
         state_bytes=state,
         max_scratch_bytes=int(main_scratch.max()),
-        sram_lower_bound_bytes=int((live + main_scratch[: live.size]).max()) + state if live.size else state,
+        sram_lower_bound_bytes=(int((live + main_scratch[: live.size]).max()) + state if live.size else state)
+        + decode_sram,
         arena_bytes=arena_bytes,
         runtime_overhead_bytes=overhead.total_bytes,
-        sram_bytes=arena_bytes + overhead.total_bytes,
+        sram_bytes=arena_bytes + overhead.total_bytes + decode_sram,
+        weight_format=weight_format(graph),
+        weight_decode_sram_bytes=decode_sram,
         opaque_ops=sorted({op.type for op in ops if op.opaque}),
     )
     assumptions = {
@@ -195,6 +202,9 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
         "flash": "the serialized model; application code and the runtime are not counted",
         "weight_bytes": "constant data incl. bias and per-channel quantization parameters (12 B/channel)",
     }
+    if decode_sram:
+        assumptions["weight_decode"] = (f"code-book weights are decoded once per inference into a {decode_sram} B "
+                                        "SRAM buffer (the largest weight tensor), counted in both SRAM figures")
     if overhead.unknown_ops:
         assumptions["runtime_overhead"] = (f"kernels of {', '.join(overhead.unknown_ops)} not in the overhead "
                                            "table: counted with a 64-byte OpData each (an estimate)")
