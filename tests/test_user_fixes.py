@@ -106,3 +106,38 @@ def test_int4_and_codebook_models_pay_their_decode_work_in_latency_and_sram() ->
     assert totals["codebook"].weight_decode_sram_bytes == largest
     assert totals["codebook"].sram_bytes == totals["int8"].sram_bytes + largest
     assert totals["int8"].weight_format == "int8" and totals["int8"].weight_decode_sram_bytes == 0
+
+
+def test_quantize_reports_sqnr_against_float_and_accuracy_given_labels(tmp_path: Path) -> None:
+    import numpy as np
+
+    from conftest import model_path
+    from tinyops.frontends import load_model
+    from tinyops.quant import synthetic
+    from tinyops.runtime.formats import run_formats
+
+    model = model_path("kws_dscnn_float32")
+    calibration = synthetic.kws_mfccs(24, seed=1)
+    held_out = synthetic.kws_mfccs(12, seed=2)
+    np.savez(tmp_path / "cal.npz", x=calibration)
+    np.savez(tmp_path / "eval.npz", x=held_out)
+    graph = load_model(model)
+    # Labels: the float model's own answers, so its accuracy is 100% by construction.
+    labels = np.array([int(np.argmax(run_formats(graph, [x.reshape(graph.main.inputs[0].shape)])[0]))
+                       for x in held_out])
+    (tmp_path / "labels.txt").write_text("\n".join(str(v) for v in labels))
+    done = tinyops("quantize", str(model), "--calibration", str(tmp_path / "cal.npz"), "--output",
+                   str(tmp_path / "q.tflite"), "--eval", str(tmp_path / "eval.npz"), "--labels",
+                   str(tmp_path / "labels.txt"), "--json")
+    assert done.returncode == 0, done.stderr
+    error = json.loads(done.stdout)["error_vs_float"]
+    assert error["samples"] == 12 and "eval.npz" in error["source"]
+    assert 10 < error["sqnr_db"] < 80 and error["float_accuracy"] == 1.0
+    assert error["quantized_accuracy"] == error["top1_agreement"]
+    table = tinyops("quantize", str(model), "--calibration", str(tmp_path / "cal.npz"), "--output",
+                    str(tmp_path / "q2.tflite"))
+    assert table.returncode == 0 and "SQNR vs float" in table.stdout and "calibration samples" in table.stdout
+    bad = tinyops("quantize", str(model), "--calibration", str(tmp_path / "cal.npz"), "--output",
+                  str(tmp_path / "q3.tflite"), "--eval", str(tmp_path / "eval.npz"), "--labels",
+                  str(tmp_path / "cal.npz"))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "q3.tflite").exists()
