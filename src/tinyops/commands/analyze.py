@@ -36,18 +36,19 @@ def _kib(value: int) -> str:
 
 
 def render(analysis: Analysis, console: "Console") -> None:
-    table = Table(title=f"{analysis.model}", title_justify="left", header_style="bold")
-    for name, justify in [("#", "right"), ("op", "left"), ("output", "left"), ("MACs", "right"),
-                          ("weights KiB", "right"), ("in KiB", "right"), ("out KiB", "right"),
-                          ("working set KiB", "right"), ("scratch B", "right")]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    from tinyops.backends.reports.tables import Column, print_table
+
+    columns = [Column("#", key=True), Column("op", "left", key=True), Column("output", "left", drop_rank=3),
+               Column("MACs", key=True), Column("weights KiB", key=True), Column("in KiB", drop_rank=2),
+               Column("out KiB", drop_rank=2), Column("working set KiB", key=True), Column("scratch B", drop_rank=1)]
+    table_rows = []
     for op in analysis.ops:
         shape = " ".join("x".join(str(d) for d in s) for s in op.output_shapes)
         label = op.type + (" (opaque)" if op.opaque else "")
         index = str(op.index) if op.subgraph == 0 else f"{op.subgraph}:{op.index}"
-        table.add_row(index, label, shape, f"{op.macs:,}", _kib(op.weight_bytes), _kib(op.input_bytes),
-                      _kib(op.output_bytes), _kib(op.working_set_bytes), f"{op.scratch_bytes:,}")
-    console.print(table)
+        table_rows.append([index, label, shape, f"{op.macs:,}", _kib(op.weight_bytes), _kib(op.input_bytes),
+                     _kib(op.output_bytes), _kib(op.working_set_bytes), f"{op.scratch_bytes:,}"])
+    print_table(console, columns, table_rows, title=f"{analysis.model}")
     totals = analysis.totals
     summary = Table(show_header=False, box=None, pad_edge=False)
     summary.add_column(style="bold")
@@ -96,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(analysis.to_json())
     else:
-        render(analysis, make_console())
+        from tinyops.backends.reports.tables import make_report_console
+
+        render(analysis, make_report_console())
         if args.plot:
             make_console().print(f"plot written to {args.plot}")
     return 0

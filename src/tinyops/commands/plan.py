@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from tinyops.backends.tflite_writer import write_atomically
 from tinyops.commands.common import DEFAULT_BOARD, default_model_path, print_json, save_figure
@@ -118,20 +120,24 @@ def csv_text(data: dict[str, Any]) -> str:
 
 
 def render(data: dict[str, Any], console: "Console") -> None:
-    from rich.table import Table
+    """The per-layer table: #, op, ms and share always; MACs, cycles and bytes per memory as they fit."""
+    from tinyops.backends.reports.tables import Column, print_table
 
     mems = _memories(data)
-    caption = data["assumptions"]["summary"]
-    table = Table(title=f"{data['model']}", caption=caption, title_justify="left", header_style="bold")
-    for name in ["#", "op", "MACs", "cycles", "share %", "ms"] + [f"read {m}" for m in mems] + [f"write {m}" for m in mems]:
-        table.add_column(name, justify="left" if name == "op" else "right")
+    labels = {m: data.get("memory_labels", {}).get(m, {}).get("label", m) for m in mems}
+    columns = [Column("#", key=True), Column("op", "left", key=True), Column("ms", key=True),
+               Column("share %", key=True), Column("MACs", drop_rank=3), Column("cycles", drop_rank=4)]
+    columns += [Column(f"read {labels[m]}", drop_rank=2) for m in mems]
+    columns += [Column(f"write {labels[m]}", drop_rank=5) for m in mems]
     total = sum(layer["cycles"] for layer in data["layers"]) or 1
-    for layer in data["layers"]:
-        table.add_row(str(layer["index"]), layer["type"], f"{layer['macs']:,}", f"{layer['cycles']:,}",
-                      f"{100 * layer['cycles'] / total:.1f}", f"{layer['latency_ms']:.3f}",
-                      *[f"{layer['bytes_read'].get(m, 0):,}" for m in mems],
-                      *[f"{layer['bytes_written'].get(m, 0):,}" for m in mems])
-    console.print(table)
+    rows = [[str(layer["index"]), layer["type"], f"{layer['latency_ms']:.3f}", f"{100 * layer['cycles'] / total:.1f}",
+             f"{layer['macs']:,}", f"{layer['cycles']:,}",
+             *[f"{layer['bytes_read'].get(m, 0):,}" for m in mems],
+             *[f"{layer['bytes_written'].get(m, 0):,}" for m in mems]] for layer in data["layers"]]
+    print_table(console, columns, rows, title=f"{data['model']}", caption=data["assumptions"]["summary"],
+                more="--json or --csv")
+    for key, legend in data.get("memory_labels", {}).items():
+        console.print(f"[dim]{legend['label']}: {legend['description']}[/dim]")
     status = "feasible" if data["feasible"] else f"[bold red]NOT feasible[/]: {data['reason']}"
     console.print(f"{status}\nlatency {data['latency_ms']:.2f} ms (compute bound {data['compute_bound_ms']:.2f} ms), "
                   f"energy {data['energy_mj']:.2f} mJ at {data['energy']['run_power_mw']:.0f} mW, "
@@ -144,17 +150,12 @@ def timeline_figure(plan: Plan, sim: SimResult) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lanes = ["cpu"] + sorted({t.lane for t in sim.tasks if t.lane != "cpu"})
-    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.6 * len(lanes)))
-    colors = {"compute": "tab:blue", "transfer": "tab:orange"}
-    for t in sim.tasks:
-        if t.start_s is None or t.end_s is None:
-            continue
-        y = lanes.index(t.lane)
-        ax.barh(y, (t.end_s - t.start_s) * 1e3, left=t.start_s * 1e3, height=0.6,
-                color=colors[t.kind], edgecolor="white", linewidth=0.3)
-    ax.set_yticks(range(len(lanes)), [("CPU" if lane == "cpu" else lane) for lane in lanes])
-    ax.invert_yaxis()
+    from tinyops.backends.reports.timeline import add_legend, draw_lanes, lanes_of
+
+    lanes = lanes_of(sim.tasks)
+    fig, ax = plt.subplots(figsize=(12, 1.6 + 0.6 * len(lanes)))
+    draw_lanes(ax, sim.tasks, lanes, sim.latency_ms, {s.step: s.type for s in plan.steps})
+    add_legend(ax)
     ax.set_xlabel("time (ms)")
     ax.set_title(f"{Path(plan.model).name}: {assumptions_line(plan)}", fontsize=8)
     return fig
@@ -197,11 +198,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data)
     else:
-        from rich.console import Console
+        from tinyops.backends.reports.tables import make_report_console
 
-        console = Console()
-        render(data, Console(width=max(console.width, 150)) if not console.is_terminal else console)
+        render(data, make_report_console())
     return 0
+
+
+@contextmanager
+def _progress(show: bool, what: str) -> Iterator[Callable[[], None]]:
+    """A progress line on stderr (stdout stays clean for --json and tables) while ``what`` runs."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(), console=Console(file=sys.stderr),
+                  transient=True, disable=not show) as progress:
+        task = progress.add_task(what, total=1)
+        yield lambda: progress.update(task, completed=1)
 
 
 def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) -> int:
@@ -212,7 +224,9 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
     from tinyops.planning.strategies import choose, evaluate_all
     from tinyops.planning.verify import check
 
-    evaluated = evaluate_all(graph, board, args.kernels, args.clock_mhz, args.sram_limit_bytes)
+    with _progress(not args.json, "planning and simulating every strategy") as advance:
+        evaluated = evaluate_all(graph, board, args.kernels, args.clock_mhz, args.sram_limit_bytes)
+        advance()
     for e in evaluated:
         check(e.plan)
     base = plan_internal(graph, board, args.kernels, args.clock_mhz)
@@ -223,15 +237,17 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
                f"{base.params.core}/{base.params.kernels} ({base.params.status}); auto ({args.objective}) picks "
                f"{best.plan.strategy if best.plan.feasible else 'nothing (no feasible plan)'}")
     if args.timeline:
-        save_figure(timeline_figure(evaluated, f"{Path(model).name}: {caption}"), _output_path(args.timeline, model))
+        target = _output_path(args.timeline, model)
+        with _progress(not args.json, f"drawing the timeline of {len(evaluated)} strategies") as advance:
+            save_figure(timeline_figure(evaluated, f"{Path(model).name}: {caption}"), target)
+            advance()
     if args.json:
         _print_json({"model": model, "board": board.id, "objective": args.objective,
                      "auto": best.plan.strategy if best.plan.feasible else None,
                      "compute_bound_ms": compute_bound_ms, "summary": caption,
                      "strategies": [r.to_json() for r in rows]})
     else:
-        from rich.console import Console
+        from tinyops.backends.reports.tables import make_report_console
 
-        console = Console()
-        render_rows(rows, model, caption, Console(width=max(console.width, 170)) if not console.is_terminal else console)
+        render_rows(rows, model, caption, make_report_console())
     return 0

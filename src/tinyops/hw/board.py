@@ -237,6 +237,17 @@ class Board:
                    if r.base < end and start < r.end and r.base >= first.base]
         return SramSpan(tuple(touched) or (first.name,), start, size_bytes)
 
+    def sram_run_bytes(self, first_region: str) -> int:
+        """Bytes of data SRAM address-contiguous from the start of ``first_region`` upward."""
+        start = self.sram(first_region)
+        if start is None:
+            raise BoardError(f"board {self.id}: no SRAM region {first_region!r}")
+        end = start.base
+        for region in sorted((r for r in self.sram_regions if r.usable_for_data), key=lambda r: r.base):
+            if region.base == end:
+                end = region.end
+        return end - start.base
+
     def transfer_kind(self, src: str, dst: str) -> TransferKind:
         """A copy from/to a memory the CPU cannot address (an SPI SD card) goes through a peripheral."""
         for name in (src, dst):
