@@ -182,3 +182,11 @@ def test_bad_min_gain_and_limit_are_one_line_errors(capsys: pytest.CaptureFixtur
         assert main(["plan", "--board", F746, *args]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "error" in err
+
+
+def test_analyze_and_the_internal_plan_agree_on_sram(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", "--json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    plan = _plan_json(capsys, "--board", F746)
+    for key in ("sram_lower_bound_bytes", "arena_bytes", "runtime_overhead_bytes", "sram_bytes"):
+        assert totals[key] == plan[key], key

@@ -37,7 +37,7 @@ from tinyops.ir.graph import Graph, Op, Tensor
 ARENA_BUFFER_ALIGNMENT_BYTES = 16
 
 # A C field: a primitive kind, or a nested struct (a tuple of fields); a count repeats it (arrays).
-Primitive = str  # "i8" | "i16" | "i32" | "i64" | "f32" | "f64" | "bool" | "ptr" | "size"
+Primitive = str  # "i8" | "i16" | "i32" | "i64" | "f32" | "f64" | "bool" | "ptr" | "size" | "enum"
 Field = Union[Primitive, tuple["Field", ...], tuple["Field", int]]
 
 
@@ -46,22 +46,35 @@ class TflmAbi:
     """What fixes TFLM's structure sizes on a target."""
 
     pointer_size_bytes: int = 4
+    short_enums: bool = True  # arm-none-eabi-gcc's default: an enum takes the smallest type that holds it
     compression: bool = False  # USE_TFLM_COMPRESSION: adds scratch indices to several OpData
     recording_allocator: bool = False  # RecordingMicroAllocator (the Python wheel) vs MicroAllocator
+    # Builtin-options sizes measured on this build where they differ from the source's struct.
+    measured_options_bytes: tuple[tuple[str, int], ...] = ()
 
     def primitive(self, kind: Primitive) -> tuple[int, int]:
-        """(size, alignment) of a primitive; AAPCS and x86-64 both align 8-byte scalars to 8."""
+        """(size, alignment) of a primitive; AAPCS and x86-64 both align 8-byte scalars to 8.
+        Every TFLite enum TFLM keeps in these structs has fewer than 256 values."""
         fixed = {"i8": 1, "bool": 1, "i16": 2, "i32": 4, "f32": 4, "i64": 8, "f64": 8}
         if kind in fixed:
             return fixed[kind], fixed[kind]
+        if kind == "enum":
+            return (1, 1) if self.short_enums else (4, 4)
         if kind in ("ptr", "size"):
             return self.pointer_size_bytes, self.pointer_size_bytes
         raise ValueError(f"unknown C field kind {kind!r}")
 
 
+# TFLM's Cortex-M build (tools/make cortex_m_generic: arm-none-eabi-gcc, short enums, no compression).
+# Checked: arm-none-eabi-g++ 12.2 -mcpu=cortex-m4 gives sizeof TfLiteTensor 32, TfLiteEvalTensor 12,
+# TfLiteNode 28, OpDataConv 56, OpDataFullyConnected 48, SoftmaxParams 56, OpDataLSTM 688,
+# SingleArenaBufferAllocator 36, GreedyMemoryPlanner 44, TfLiteAddParams 2, TfLiteFullyConnectedParams 5,
+# all equal to what this module computes (tests/test_runtime_overhead.py pins them).
 CORTEX_M_ABI = TflmAbi(pointer_size_bytes=4)
-# The `tflite_micro` Python wheel on x86-64: 8-byte pointers, compression compiled in, recording allocator.
-PYTHON_WHEEL_ABI = TflmAbi(pointer_size_bytes=8, compression=True, recording_allocator=True)
+# The `tflite_micro` Python wheel on x86-64: 8-byte pointers, int-sized enums, compression compiled in,
+# recording allocator. Its FULLY_CONNECTED options take 32 bytes (16 in the Aug 2026 source).
+PYTHON_WHEEL_ABI = TflmAbi(pointer_size_bytes=8, short_enums=False, compression=True, recording_allocator=True,
+                           measured_options_bytes=(("FULLY_CONNECTED", 32),))
 
 
 def _layout(fields: tuple[Field, ...], abi: TflmAbi) -> tuple[int, int]:
@@ -97,12 +110,12 @@ def struct_bytes(fields: tuple[Field, ...], abi: TflmAbi) -> int:
 
 # --- TFLM core structures (tensorflow/lite/core/c/common.h with TF_LITE_STATIC_MEMORY;
 #     tensorflow/lite/micro/micro_allocator.h) -----------------------------------------------
-TFLITE_EVAL_TENSOR: tuple[Field, ...] = ("ptr", "ptr", "i32")  # data, dims, type
+TFLITE_EVAL_TENSOR: tuple[Field, ...] = ("ptr", "ptr", "enum")  # data, dims, type
 TFLITE_TENSOR: tuple[Field, ...] = (
-    ("i32", "ptr"),  # TfLiteQuantization {type, params}
+    ("enum", "ptr"),  # TfLiteQuantization {type, params}
     ("f32", "i32"),  # TfLiteQuantizationParams {scale, zero_point}
     "ptr", "ptr", "size",  # data, dims, bytes
-    "i32", "i32", "bool",  # type, allocation_type, is_variable
+    "enum", "enum", "bool",  # type, allocation_type, is_variable
 )
 TFLITE_AFFINE_QUANTIZATION: tuple[Field, ...] = ("ptr", "ptr", "i32")  # scale, zero_point, quantized_dimension
 TFLITE_NODE: tuple[Field, ...] = ("ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32")
@@ -123,9 +136,8 @@ def _allocator_objects_bytes(abi: TflmAbi) -> int:
     memory_planner/greedy_memory_planner.h, micro_allocator.h/.cc (MicroBuiltinDataAllocator) and,
     for the Python wheel, recording_single_arena_buffer_allocator.h and recording_micro_allocator.h.
     """
-    # Two interface vtables, buffer_head_, buffer_tail_, head_, tail_, temp_, temp check sum, count,
-    # resizable_buffer_allocated_.
-    arena_allocator: tuple[Field, ...] = ("ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "size", "i32", "bool")
+    # Two interface vtables, buffer_head_, buffer_tail_, head_, tail_, temp_, temp check sum, count.
+    arena_allocator: tuple[Field, ...] = ("ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "size", "i32")
     if abi.recording_allocator:
         arena_allocator = arena_allocator + ("size", "size", "size", "size")
     # vtable, max_buffer_count_, buffer_count_, requirements_, sizes/ids sorted, by-offset list,
@@ -148,27 +160,28 @@ def _aligned_bytes(fields: tuple[Field, ...], abi: TflmAbi, count: int = 1) -> i
 
 # --- Builtin options TFLM parses into the tail (tensorflow/compiler/mlir/lite/core/c/builtin_op_data.h)
 _BUILTIN_OPTIONS: dict[str, tuple[Field, ...]] = {
-    "CONV_2D": ("i32",) * 7,  # padding, strides, activation, dilations, quantized_bias_type
-    "DEPTHWISE_CONV_2D": ("i32",) * 7,
-    "FULLY_CONNECTED": ("i32", "i32", "bool", "bool", "i32"),
-    "ADD": ("i32", "bool"),
-    "SUB": ("i32", "bool"),
-    "MUL": ("i32",),
-    "DIV": ("i32",),
-    "AVERAGE_POOL_2D": ("i32",) * 6 + (PADDING_VALUES,),
-    "MAX_POOL_2D": ("i32",) * 6 + (PADDING_VALUES,),
+    # padding, stride w/h, activation, dilation w/h, quantized_bias_type
+    "CONV_2D": ("enum", "i32", "i32", "enum", "i32", "i32", "enum"),
+    "DEPTHWISE_CONV_2D": ("enum", "i32", "i32", "i32", "enum", "i32", "i32"),
+    "FULLY_CONNECTED": ("enum", "enum", "bool", "bool", "enum"),
+    "ADD": ("enum", "bool"),
+    "SUB": ("enum", "bool"),
+    "MUL": ("enum",),
+    "DIV": ("enum",),
+    "AVERAGE_POOL_2D": ("enum", "i32", "i32", "i32", "i32", "enum", PADDING_VALUES),
+    "MAX_POOL_2D": ("enum", "i32", "i32", "i32", "i32", "enum", PADDING_VALUES),
     "SOFTMAX": ("f32",),
     "RESHAPE": (("i32", 8), "i32"),  # shape[TFLITE_RESHAPE_PARAMS_MAX_DIMENSION_COUNT], num_dimensions
-    "SVDF": ("i32", "i32", "bool"),
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("i32", "f32", "f32", "bool", "bool", "bool"),
+    "SVDF": ("i32", "enum", "bool"),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("enum", "f32", "f32", "bool", "bool", "bool"),
     "MEAN": ("bool",),
     "SUM": ("bool",),
     "REDUCE_MAX": ("bool",),
     "RESIZE_NEAREST_NEIGHBOR": ("bool", "bool"),
     "RESIZE_BILINEAR": ("bool", "bool"),
-    "CONCATENATION": ("i32", "i32"),
+    "CONCATENATION": ("i32", "enum"),
     "STRIDED_SLICE": ("i32",) * 5 + ("bool",),
-    "CAST": ("i32", "i32"),
+    "CAST": ("enum", "enum"),
     "PAD": ("bool",),  # EmptyStructPlaceholder
     "PADV2": ("bool",),
     "TRANSPOSE": ("bool",),
@@ -179,16 +192,13 @@ _BUILTIN_OPTIONS: dict[str, tuple[Field, ...]] = {
     "PACK": ("i32", "i32"),
     "UNPACK": ("i32", "i32"),
     "SPLIT": ("i32",),
-    "TRANSPOSE_CONV": ("i32", "i32", "i32", "i32", "i32"),
+    "TRANSPOSE_CONV": ("enum", "i32", "i32", "enum", "enum"),
 }
 # Ops whose parser allocates nothing (TFLM's ParseXxx returns without builtin data).
 _NO_BUILTIN_OPTIONS = frozenset({
     "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6", "MINIMUM", "MAXIMUM", "LOG_SOFTMAX",
     "HARD_SWISH", "EXP", "ABS", "NEG", "SQRT", "RSQRT", "FLOOR", "ROUND", "PRELU", "CUSTOM",
 })
-# Measured on the tflite_micro wheel (Oct 2026): FULLY_CONNECTED options take 32 bytes, 16 more than
-# the struct read in the Aug 2026 source; kept for every ABI so the figure errs on the safe side.
-_BUILTIN_OPTIONS_MEASURED_BYTES = {"FULLY_CONNECTED": 32}
 
 
 # --- Kernel OpData allocated in Init (tensorflow/lite/micro/kernels/*.h, *.cc) --------------
@@ -332,8 +342,8 @@ def _signal_kernel_bytes(op: Op, abi: TflmAbi) -> int | None:
     if code.startswith("SignalRfft"):
         fft_length = options.get("fft_length", 0)
         fft_length = int(fft_length) if isinstance(fft_length, int) else 0
-        # TfLiteAudioFrontendRfftParams: 5 int32, work_area, scratch index, state.
-        params = struct_bytes(("i32",) * 5 + ("ptr", "i32", "ptr"), abi)
+        # TfLiteAudioFrontendRfftParams: 4 int32, fft_type (a TfLiteType), work_area, scratch index, state.
+        params = struct_bytes(("i32",) * 4 + ("enum", "ptr", "i32", "ptr"), abi)
         input_type = op.inputs[0].dtype if op.inputs and op.inputs[0] is not None else DType.INT16
         complex_bytes = 4 if input_type is DType.INT16 else 8  # int16 pairs; float / int32 pairs
         return _arena_aligned(params) + _arena_aligned(_kiss_fftr_state_bytes(fft_length, complex_bytes, abi))
@@ -366,8 +376,9 @@ def _kernel_op_data_bytes(op: Op, abi: TflmAbi) -> int | None:
 
 
 def _builtin_options_bytes(op: Op, abi: TflmAbi) -> int:
-    if op.kind in _BUILTIN_OPTIONS_MEASURED_BYTES:
-        return _BUILTIN_OPTIONS_MEASURED_BYTES[op.kind]
+    measured = dict(abi.measured_options_bytes)
+    if op.kind in measured:
+        return measured[op.kind]
     fields = _BUILTIN_OPTIONS.get(op.kind)
     if fields is None:
         return 0
