@@ -91,3 +91,16 @@ def test_suite_skips_model_tests_with_a_message_when_shared_models_are_absent(tm
     assert done.returncode == 0, done.stdout + done.stderr
     assert "needs the shared third-party models" in done.stdout and str(tmp_path) in done.stdout
     assert " passed" in done.stdout and "1 skipped" in done.stdout
+
+
+def test_cmsis_nn_opdata_and_scratch_handles_add_to_the_32bit_overhead() -> None:
+    from tinyops.analysis import analyze
+
+    graph = load_model(model_path("vww_mobilenetv1_96_int8"))
+    reference = tflm_runtime_overhead(graph, CORTEX_M_ABI)
+    scratch_ops = sum(1 for op in analyze(graph, kernels="cmsis-nn").ops if op.scratch_bytes)
+    cmsis = tflm_runtime_overhead(graph, CORTEX_M_ABI, kernels="cmsis-nn", scratch_buffers=scratch_ops)
+    # Conv/depthwise OpData grow 56 -> 60 B, still one 16-byte-aligned 64 B block; AVERAGE_POOL_2D 32 -> 36
+    # (48 aligned) and FULLY_CONNECTED 48 -> 72 (80 aligned); one 4-byte handle per scratch request.
+    assert cmsis.total_bytes - reference.total_bytes == 16 + 32 + 4 * scratch_ops
+    assert analyze(graph, kernels="cmsis-nn").totals.runtime_overhead_bytes == cmsis.total_bytes

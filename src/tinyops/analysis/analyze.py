@@ -169,7 +169,8 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
     state = variable_bytes(main)
     peak_step = int(np.argmax(live)) if live.size else 0
     arena_bytes = plan_memory(graph, planner="tflm", kernels=kernels).arena_bytes
-    overhead = tflm_runtime_overhead(graph)
+    overhead = tflm_runtime_overhead(graph, kernels=kernels,
+                                     scratch_buffers=sum(1 for op in ops if op.scratch_bytes and op.subgraph == 0))
     decode_sram = decode_buffer_bytes(graph)
     totals = Totals(
         ops=len(ops),
@@ -197,8 +198,8 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
         "order": "the model's own operator order",
         "sram": "sram_bytes = arena_bytes (TFLM's arena head, planned as TFLM's greedy planner does, "
                 f"with {kernels} scratch) + runtime_overhead_bytes (TFLM's persistent allocations on a 32-bit "
-                "Cortex-M: eval tensors, nodes, kernel OpData, per-channel multipliers, variable tensors, "
-                "allocator objects); sram_lower_bound_bytes is live activations + scratch + state at the "
+                f"Cortex-M: eval tensors, nodes, {kernels} kernel OpData, per-channel multipliers, variable "
+                "tensors, scratch handles, allocator objects); sram_lower_bound_bytes is live activations + scratch + state at the "
                 "worst step, what any planner needs at least; stack and application RAM are not counted",
         "flash": "the serialized model; application code and the runtime are not counted",
         "weight_bytes": "constant data incl. bias and per-channel quantization parameters (12 B/channel)",

@@ -286,16 +286,19 @@ def _output_channels(op: Op) -> int:
     return int(weights.shape[3] if op.kind == "DEPTHWISE_CONV_2D" else weights.shape[0])
 
 
-def _per_channel_bytes(op: Op) -> int:
-    """Per-channel output multiplier and shift arrays (int32 each) allocated in Prepare."""
+def _requant_channels(op: Op) -> int:
+    """Channels whose output multiplier and shift (int32 each) the kernel keeps, set up in Prepare."""
     if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        channels = _output_channels(op)  # conv_common.cc allocates them for every input type
-    elif op.kind == "FULLY_CONNECTED":
+        return _output_channels(op)  # conv_common.cc allocates them for every input type
+    if op.kind == "FULLY_CONNECTED":  # only per-channel quantized filters (fully_connected_common.cc)
         weights = op.input(1)
         quant = weights.quantization if weights is not None else None
-        channels = quant.num_channels if quant is not None and quant.per_channel else 0
-    else:
-        return 0
+        return quant.num_channels if quant is not None and quant.per_channel else 0
+    return 0
+
+
+def _per_channel_bytes(op: Op) -> int:
+    channels = _requant_channels(op)
     return 2 * _arena_aligned(4 * channels) if channels else 0
 
 
@@ -358,10 +361,22 @@ def _signal_kernel_bytes(op: Op, abi: TflmAbi) -> int | None:
     return None
 
 
-def _kernel_op_data_bytes(op: Op, abi: TflmAbi) -> int | None:
+# CMSIS-NN's kernels (tflite-micro kernels/cmsis_nn/*.cc) wrap the reference OpData and add
+# scratch-buffer indices (and, for fully-connected, its shape); other kernels are the reference ones.
+_CMSIS_NN_EXTRA_FIELDS: dict[str, tuple[Field, ...]] = {
+    "CONV_2D": ("i32",), "DEPTHWISE_CONV_2D": ("i32",), "AVERAGE_POOL_2D": ("i32",), "MAX_POOL_2D": ("i32",),
+    "FULLY_CONNECTED": ("i32", "i32", "ptr", "i32", "i32", "i32"),
+}
+
+
+def _kernel_op_data_bytes(op: Op, abi: TflmAbi, kernels: str = "tflm-reference") -> int | None:
     """Bytes a kernel's Init allocates; None when the kernel is not in the table."""
     if op.kind == "CUSTOM":
         return _signal_kernel_bytes(op, abi)
+    if kernels == "cmsis-nn" and op.kind in _CMSIS_NN_EXTRA_FIELDS:
+        reference = _op_data_fields(op.kind, abi)
+        assert reference is not None
+        return _arena_aligned(struct_bytes((reference,) + _CMSIS_NN_EXTRA_FIELDS[op.kind], abi))
     if op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
         return _arena_aligned(_LSTM_OP_DATA_BYTES)
     if op.kind in _STATELESS_KERNELS:
@@ -398,8 +413,12 @@ def _io_tensor_bytes(tensor: Tensor, abi: TflmAbi) -> int:
     return size
 
 
-def tflm_runtime_overhead(graph: Graph, abi: TflmAbi = CORTEX_M_ABI) -> TflmOverheadBreakdown:
-    """TFLM's persistent (tail) allocations for ``graph`` on ``abi``, broken down."""
+def tflm_runtime_overhead(graph: Graph, abi: TflmAbi = CORTEX_M_ABI, kernels: str = "tflm-reference",
+                          scratch_buffers: int = 0) -> TflmOverheadBreakdown:
+    """TFLM's persistent (tail) allocations for ``graph`` on ``abi``, broken down.
+
+    ``kernels``: "tflm-reference" or "cmsis-nn" (whose OpData are larger for a few ops);
+    ``scratch_buffers``: how many scratch buffers the kernels request (one handle each)."""
     pointer = abi.pointer_size_bytes
     eval_tensors = nodes = options = op_data = per_channel = variables = 0
     unknown: list[str] = []
@@ -411,15 +430,13 @@ def tflm_runtime_overhead(graph: Graph, abi: TflmAbi = CORTEX_M_ABI) -> TflmOver
         nodes += struct_bytes(NODE_AND_REGISTRATION, abi) * len(subgraph.ops)
         for op in subgraph.ops:
             options += _builtin_options_bytes(op, abi)
-            kernel = _kernel_op_data_bytes(op, abi)
+            kernel = _kernel_op_data_bytes(op, abi, kernels)
             if kernel is None:
                 unknown.append(op.label)
                 kernel = UNKNOWN_KERNEL_OP_DATA_BYTES
             op_data += kernel
-            channels_bytes = _per_channel_bytes(op)
-            per_channel += channels_bytes + _softmax_lut_bytes(op)
-            if channels_bytes:
-                channel_count += _output_channels(op) if op.kind != "FULLY_CONNECTED" else channels_bytes // 8
+            per_channel += _per_channel_bytes(op) + _softmax_lut_bytes(op)
+            channel_count += _requant_channels(op)
         # Variable tensors (recurrent state) live in the tail for the interpreter's lifetime.
         variables += sum(_arena_aligned(t.size_bytes) for t in subgraph.tensors if t.is_variable)
     main = graph.subgraphs[0]
@@ -427,6 +444,8 @@ def tflm_runtime_overhead(graph: Graph, abi: TflmAbi = CORTEX_M_ABI) -> TflmOver
     # MicroInterpreter keeps TfLiteTensor* arrays for inputs and outputs (kernel-style allocations).
     io_tensors += _arena_aligned(pointer * len(main.inputs)) + _arena_aligned(pointer * len(main.outputs))
     subgraphs = struct_bytes(_subgraph_allocations(abi), abi) * len(graph.subgraphs)
+    # ScratchBufferHandle array (one pointer per request), allocated when the plan is committed.
+    subgraphs += _round_up(struct_bytes(SCRATCH_BUFFER_HANDLE, abi) * scratch_buffers, pointer)
     return TflmOverheadBreakdown(
         pointer_size_bytes=pointer,
         eval_tensors_bytes=eval_tensors,

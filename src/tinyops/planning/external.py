@@ -92,7 +92,7 @@ def prepare(graph: Graph, board: Board, strategy: str, options: PlanOptions | No
     for name in external:
         flash.pop(name, None)
     memory = arena_memory(board)
-    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime)
+    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime, kernels)
     have = sram_have_bytes(board, options.sram_limit_bytes)
     budget = max(have - overhead, 0)
     reasons, warnings = kernel_verdicts(graph, kernels)

@@ -93,7 +93,7 @@ def plan_internal(graph: Graph, board: Board, options: PlanOptions | None = None
         steps.append(PlanStep(step, op_index, op, op.label, counts, compute_cycles(op, params),
                               [Partition(0, 1.0, accesses, 0, channels)]))
     totals = analysis.totals
-    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime)
+    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime, kernels)
     arena_bytes = memory_plan.arena_bytes if memory_plan is not None else totals.sram_lower_bound_bytes
     # Code-book weights are decoded into a buffer the size of the largest decoded tensor.
     decode_bytes = totals.weight_decode_sram_bytes
