@@ -21,6 +21,7 @@ from tinyops.hw.board import Board
 from tinyops.ir.graph import Graph
 from tinyops.kernels.profile import load_params
 from tinyops.memory import MemoryPlan, plan_memory
+from tinyops.memory.plan import reuse_memory_plans
 from tinyops.planning.common import (PlanOptions, arena_memory, check_clock, flash_image_offsets, kernel_verdicts,
                                      make_accesses, runtime_overhead_bytes, sram_have_bytes, tensor_indices)
 from tinyops.planning.plan import Access, Partition, PlacedBuffer, Plan, PlanStep, Transfer
@@ -44,15 +45,16 @@ def plan_internal(graph: Graph, board: Board, options: PlanOptions | None = None
     kernels = options.kernels
     clock = check_clock(board, options.clock_mhz)
     params = load_params(board.core, kernels)
-    if analysis is None:
-        flash_bytes = None
-        if graph.source_path and Path(graph.source_path).is_file():
-            flash_bytes = Path(graph.source_path).stat().st_size
-        analysis = analyze(graph, board, kernels=kernels, flash_bytes=flash_bytes)
+    with reuse_memory_plans():  # analysis plans TFLM's arena too: plan it once
+        if analysis is None:
+            flash_bytes = None
+            if graph.source_path and Path(graph.source_path).is_file():
+                flash_bytes = Path(graph.source_path).stat().st_size
+            analysis = analyze(graph, board, kernels=kernels, flash_bytes=flash_bytes)
+        memory_plan, plan_error = _memory_plan(graph, options)
     arena = arena_memory(board)
     main = graph.main
     index_of = tensor_indices(main)
-    memory_plan, plan_error = _memory_plan(graph, options)
     order = list(memory_plan.order) if memory_plan is not None else list(range(len(main.ops)))
     constants = [t for i in order for t in main.ops[i].constant_inputs]
     flash_offsets = flash_image_offsets(constants, index_of, FLASH_ALIGN_BYTES)
@@ -93,7 +95,7 @@ def plan_internal(graph: Graph, board: Board, options: PlanOptions | None = None
         steps.append(PlanStep(step, op_index, op, op.label, counts, compute_cycles(op, params),
                               [Partition(0, 1.0, accesses, 0, channels)]))
     totals = analysis.totals
-    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime, kernels)
+    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime, kernels, analysis)
     arena_bytes = memory_plan.arena_bytes if memory_plan is not None else totals.sram_lower_bound_bytes
     # Code-book weights are decoded into a buffer the size of the largest decoded tensor.
     decode_bytes = totals.weight_decode_sram_bytes
