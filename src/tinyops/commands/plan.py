@@ -58,7 +58,7 @@ def report(plan: Plan, sim: SimResult) -> dict[str, Any]:
     from tinyops.planning.compare import layer_fields, plan_fields
 
     compute_bound_ms = compute_bound_cycles(plan) / (plan.clock_mhz * 1e3)
-    data = {
+    data: dict[str, Any] = {
         "model": plan.model,
         "board": plan.board.id,
         "core": plan.board.core,

@@ -122,11 +122,11 @@ class Subgraph:
             tensor.producer = None
             tensor.consumers = []
         for op in self.ops:
-            for tensor in op.inputs:
-                if tensor is not None:
-                    tensor.consumers.append(op)
-            for tensor in op.outputs:
-                tensor.producer = op
+            for operand in op.inputs:
+                if operand is not None:
+                    operand.consumers.append(op)
+            for output in op.outputs:
+                output.producer = op
 
     def op_index(self, op: Op) -> int:
         for index, candidate in enumerate(self.ops):
