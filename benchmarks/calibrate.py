@@ -1,10 +1,10 @@
-"""Fit the cost model to published measurements and write tinyops/sim/params/*.toml.
+"""Fit the cost model to published measurements and write tinyops/kernels/profiles/*.toml.
 
     python benchmarks/calibrate.py            # fit, print residuals, write the parameter files
     python benchmarks/calibrate.py --dry-run  # fit and print only
 
 Model: latency_ms = (features(model, core) . theta + stall_cycles(model, board)) / clock.
-theta (8 coefficients per core, see tinyops.sim.params.COEFFICIENTS) is fitted per core for the
+theta (8 coefficients per core, see tinyops.kernels.profile.COEFFICIENTS) is fitted per core for the
 cmsis-nn kernels by damped Gauss-Newton on log-latency residuals, with a ridge pull of
 log(theta) toward priors from CMSIS-NN inner-loop instruction counts (PRIORS below): there are
 fewer published rows than coefficients on some cores, and the pull keeps the unconstrained
@@ -30,13 +30,14 @@ sys.path.insert(0, str(REPO / "src"))
 
 from tinyops.frontends import load_model  # noqa: E402
 from tinyops.hw.board import load_board  # noqa: E402
-from tinyops.planning.plan import plan_internal  # noqa: E402
-from tinyops.sim.cost_model import features  # noqa: E402
-from tinyops.sim.params import COEFFICIENTS, CoreParams, params_file_name, parse_params  # noqa: E402
+from tinyops.planning.common import PlanOptions  # noqa: E402
+from tinyops.planning.internal import plan_internal  # noqa: E402
+from tinyops.cost.cost_model import features  # noqa: E402
+from tinyops.kernels.profile import COEFFICIENTS, CoreParams, params_file_name, parse_params  # noqa: E402
 from tinyops.sim.simulator import simulate  # noqa: E402
 
 MODELS = REPO.parent / "shared" / "models"
-PARAMS_DIR = REPO / "src" / "tinyops" / "sim" / "params"
+PARAMS_DIR = REPO / "src" / "tinyops" / "kernels" / "profiles"
 
 # MicroNets §3.2: a CMSIS-NN conv with 138/138 channels took 37.5 ms, with 140/140 21.5 ms
 # (STM32F767ZI). Per MAC the unaligned kernel is (37.5 / 21.5) x (140/138)^2 slower.
@@ -162,12 +163,12 @@ class Prepared:
 def prepare(row: Row, theta_prior: dict[str, float], graph) -> Prepared:  # type: ignore[no-untyped-def]
     board = load_board(row.board)
     params = params_from(board.core, "cmsis-nn", theta_prior, "prior", "prior")
-    from tinyops.planning import plan as plan_mod
+    from tinyops.planning import internal as plan_mod
 
     orig = plan_mod.load_params
     plan_mod.load_params = lambda core, kernels: params  # the fit evaluates candidate parameters
     try:
-        plan = plan_internal(graph, board, "cmsis-nn", row.clock_mhz)
+        plan = plan_internal(graph, board, PlanOptions("cmsis-nn", row.clock_mhz))
     finally:
         plan_mod.load_params = orig
     feats = sum((features(st.counts, params) for st in plan.steps), np.zeros(len(COEFFICIENTS)))

@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tinyops.hw.board import load_board  # noqa: E402
-from tinyops.planning.plan import plan_internal  # noqa: E402
+from tinyops.planning.internal import plan_internal  # noqa: E402
 from tinyops.sim.simulator import simulate  # noqa: E402
 from tinyops.sim.synthetic import mobilenet_like  # noqa: E402
 

@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from tinyops.hw.board import load_board  # noqa: E402
-from tinyops.planning.plan import compute_bound_cycles, plan_internal  # noqa: E402
-from tinyops.planning.strategies import choose, evaluate_all  # noqa: E402
-from tinyops.planning.verify import check  # noqa: E402
+from tinyops.deploy import evaluate_all, select, verified  # noqa: E402
+from tinyops.planning.common import PlanOptions, compute_bound_cycles  # noqa: E402
+from tinyops.planning.internal import plan_internal  # noqa: E402
 
 BOARDS = {"F469": "stm32f469i-disco", "F746": "stm32f746g-disco", "H743": "stm32h743i-eval"}
 
@@ -96,27 +96,27 @@ class Result:
 def evaluate(row: PaperRow) -> Result:
     if row.family is None:
         return Result(row, False)
-    from tinyops.sim.cost_model import op_counts
+    from tinyops.cost.cost_model import op_counts
     from tinyops.zoo import build_model
 
     graph = build_model(row.family, width=row.width, resolution=row.resolution)
     board = load_board(BOARDS[row.board] + "@paper")
     limit = board.paper_config.sram_bytes if board.paper_config else None
-    evaluated = evaluate_all(graph, board, sram_limit_bytes=limit)
+    evaluated = evaluate_all(graph, board, PlanOptions(sram_limit_bytes=limit))
     for e in evaluated:
-        check(e.plan)
+        verified(e.plan)
     by = {e.plan.strategy: e for e in evaluated}
     if row.design_space == "internal":
         mine = by["internal"]
     else:
-        mine = choose([by["external-xip"], by["overlay-v2"]])
+        mine = select([by["external-xip"], by["overlay-v2"]], min_gain_pct=0.0)[0]  # TinyOpsV2: the faster
     base = plan_internal(graph, board)
     macs = sum(op_counts(op).macs for op in graph.main.ops)
     params = sum(t.num_elements for t in graph.constant_tensors() if t.dtype.name.lower() == "int8")
     return Result(row, True, macs / 1e6, params / 1e6, mine.plan.strategy, mine.latency_ms, mine.energy_mj,
                   mine.sim.energy.run_power_mw, compute_bound_cycles(base) / (base.clock_mhz * 1e3),
                   by["internal"].latency_ms, by["internal"].plan.feasible, by["external-xip"].latency_ms,
-                  by["overlay-v1"].latency_ms, by["overlay-v2"].latency_ms, choose(evaluated).plan.strategy,
+                  by["overlay-v1"].latency_ms, by["overlay-v2"].latency_ms, select(evaluated)[0].plan.strategy,
                   len(evaluated))
 
 

@@ -8,9 +8,9 @@ import pytest
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import load_board
 from tinyops.ops import spec_for
-from tinyops.planning.plan import plan_internal
-from tinyops.sim.cost_model import compute_cycles, op_counts
-from tinyops.sim.params import load_params
+from tinyops.planning.internal import plan_internal
+from tinyops.cost.cost_model import compute_cycles, op_counts
+from tinyops.kernels.profile import load_params
 from tinyops.sim.simulator import simulate
 from tinyops.sim.synthetic import mobilenet_like, single_conv, single_depthwise
 

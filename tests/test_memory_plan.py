@@ -12,7 +12,7 @@ from conftest import SHARED_MODELS, model_path
 from tinyops.cli import main
 from tinyops.frontends import load_model
 from tinyops.memory import PlanVerificationError, plan_memory, verify_plan
-from tinyops.memory.scratch import scratch_requests
+from tinyops.kernels import scratch_requests
 
 INT8_CNNS = ["ic_resnet8_int8", "ic_resnet_large_int8", "kws_dscnn_int8", "vww_mobilenetv1_96_int8",
              "sww_ref_model", "person_detect", "micro_speech_quantized", "mcunet_vww", "mcunet_detection"]
@@ -50,7 +50,27 @@ def test_tflm_scratch_requests() -> None:
     mcunet = load_model(model_path("mcunet_vww"))
     mean = next(op for op in mcunet.main.ops if op.kind == "MEAN")
     assert scratch_requests(mean) == [160 * 3 * 4, 4 * 4, 1 * 4]  # accumulators, iterators, axes
-    assert scratch_requests(mean, "cmsis-nn") == []
+    # CMSIS-NN has no MEAN kernel: a CMSIS-NN build of TFLM runs the reference one, with its scratch.
+    assert scratch_requests(mean, "cmsis-nn") == scratch_requests(mean)
+
+
+def test_analysis_and_planner_take_scratch_from_the_kernel_library() -> None:
+    """mcunet_vww under tflm-reference: analysis once said 0 B of scratch, the planner 1,920 B."""
+    from tinyops.analysis import analyze
+    from tinyops.memory import plan_memory
+
+    mcunet = load_model(model_path("mcunet_vww"))
+    for kernels in ("tflm-reference", "cmsis-nn"):
+        analysis = analyze(mcunet, kernels=kernels, flash_bytes=1)
+        plan = plan_memory(mcunet, planner="tflm", kernels=kernels)
+        planned: dict[int, int] = {}
+        for buffer in plan.scratch:
+            assert buffer.op_index is not None
+            planned[buffer.op_index] = planned.get(buffer.op_index, 0) + buffer.size_bytes
+        per_op = {op.index: op.scratch_bytes for op in analysis.ops if op.scratch_bytes}
+        assert per_op == planned, kernels
+    means = [op for op in analyze(mcunet, kernels="tflm-reference", flash_bytes=1).ops if op.type == "MEAN"]
+    assert means and all(op.scratch_bytes == 160 * 3 * 4 + 4 * 4 + 1 * 4 for op in means[:1])
 
 
 def test_verifier_rejects_overlap_and_bad_alias() -> None:

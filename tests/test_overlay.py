@@ -9,8 +9,10 @@ import pytest
 
 from tinyops.hw.board import load_board
 from tinyops.ir.graph import Graph
-from tinyops.planning.plan import Plan, compute_bound_cycles, plan_internal
-from tinyops.planning.strategies import BUILDERS, choose, evaluate_all
+from tinyops.deploy import evaluate, evaluate_all, select
+from tinyops.planning.common import PlanOptions, compute_bound_cycles
+from tinyops.planning.internal import plan_internal
+from tinyops.planning.plan import Plan
 from tinyops.planning.verify import PlanVerificationError, check, verify
 from tinyops.sim.simulator import simulate
 
@@ -26,7 +28,8 @@ def all_plans(graph: Graph, board_id: str) -> dict[str, tuple[Plan, float]]:
     board = load_board(board_id)
     out = {}
     for e in evaluate_all(graph, board):
-        assert verify(e.plan) == [], e.plan.strategy  # the verifier runs on every plan we make
+        if e.plan.feasible:  # the verifier runs on every feasible plan we make
+            assert verify(e.plan) == [], e.plan.strategy
         out[e.plan.strategy] = (e.plan, e.latency_ms)
     return out
 
@@ -57,8 +60,10 @@ def test_v2_uses_free_sram_for_fewer_partitions() -> None:
     limit = board.paper_config.sram_bytes if board.paper_config else None
     from tinyops.planning.overlay import plan_overlay
 
-    v1 = check(plan_overlay(graph, board, "v1", sram_limit_bytes=limit))
-    v2 = check(plan_overlay(graph, board, "v2", sram_limit_bytes=limit))
+    # The tinyops runtime: no interpreter tail, so the activations spill up to the whole limit.
+    options = PlanOptions(sram_limit_bytes=limit, runtime="tinyops")
+    v1 = check(plan_overlay(graph, board, "v1", options))
+    v2 = check(plan_overlay(graph, board, "v2", options))
     parts = lambda p: sum(len(s.partitions) for s in p.steps if len(s.partitions) > 1)  # noqa: E731
     assert len(v2.transfers) > len(v1.transfers)  # V1 could not overlay these filters at all
     assert simulate(v2).latency_ms < simulate(v1).latency_ms
@@ -71,7 +76,7 @@ def test_v2_uses_free_sram_for_fewer_partitions() -> None:
 def test_h743_auto_skips_overlays() -> None:
     graph = model("mnasnet-b1", 1.0, 96)
     board = load_board("stm32h743i-eval@paper")
-    assert choose(evaluate_all(graph, board)).plan.strategy not in ("overlay-v1", "overlay-v2")
+    assert select(evaluate_all(graph, board), min_gain_pct=0.0)[0].plan.strategy not in ("overlay-v1", "overlay-v2")
 
 
 def test_cache_size_drives_the_xip_penalty() -> None:
@@ -89,7 +94,7 @@ def test_activations_spill_to_sdram_when_sram_is_short() -> None:
     board = load_board("stm32f746g-disco@paper")
     from tinyops.planning.overlay import plan_overlay
 
-    plan = check(plan_overlay(graph, board, "v2", sram_limit_bytes=160 * 1024))
+    plan = check(plan_overlay(graph, board, "v2", PlanOptions(sram_limit_bytes=160 * 1024)))
     assert plan.feasible and plan.external_bytes.get("sdram", 0) > 0
     assert "sdram" in set(plan.placement().values())
     assert plan.sram_bytes <= 160 * 1024
@@ -109,7 +114,7 @@ def test_sd_card_backing_store() -> None:
 def test_verifier_catches_races_and_overlaps() -> None:
     graph = model("mnasnet-b1", 1.0, 64)
     board = load_board("stm32f746g-disco@paper")
-    plan = check(BUILDERS["overlay-v2"](graph, board, "cmsis-nn", None, None))
+    plan = check(evaluate(graph, board, "overlay-v2").plan)
     # A prefetch allowed to start before the previous user of its buffer is done: a race.
     racy = next(t for t in plan.transfers if t.after is not None)
     bad = replace(plan, transfers=[replace(t, after=None) if t is racy else t for t in plan.transfers])

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import model_path
 from tinyops.cli import main
-from tinyops.commands.plan import report
+from tinyops.backends.reports.plan import report
 from tinyops.hw.board import load_board
-from tinyops.planning.plan import plan_internal
+from tinyops.planning.internal import plan_internal
 from tinyops.sim.simulator import simulate
 from tinyops.sim.synthetic import single_conv
 

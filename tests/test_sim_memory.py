@@ -7,7 +7,9 @@ from dataclasses import replace
 import pytest
 
 from tinyops.hw.board import load_board
-from tinyops.planning.plan import Transfer, plan_internal, with_constants_in
+from tinyops.planning.common import PlanOptions
+from tinyops.planning.internal import plan_internal, with_constants_in
+from tinyops.planning.plan import Transfer
 from tinyops.sim.simulator import simulate
 from tinyops.sim.synthetic import SyntheticBuilder, single_conv
 
@@ -76,7 +78,7 @@ def test_layers_add_up_and_energy_is_power_times_time_plus_movement() -> None:
 def test_lower_clock_is_slower_but_draws_less_power() -> None:
     board = load_board("nucleo-f746zg")
     graph = single_conv(64, 64, 24)
-    fast = simulate(plan_internal(graph, board, clock_mhz=216))
-    slow = simulate(plan_internal(graph, board, clock_mhz=108))
+    fast = simulate(plan_internal(graph, board, PlanOptions(clock_mhz=216)))
+    slow = simulate(plan_internal(graph, board, PlanOptions(clock_mhz=108)))
     assert slow.latency_ms > 1.8 * fast.latency_ms
     assert slow.energy.run_power_mw < fast.energy.run_power_mw

@@ -36,10 +36,10 @@ def activation_lifetimes(subgraph: Subgraph, order: Sequence[int] | None = None)
         last[id(tensor)] = 0
     for step, op_index in enumerate(steps):
         op = subgraph.ops[op_index]
-        for tensor in op.inputs:
-            if tensor is not None and not tensor.is_constant and not tensor.is_variable:
-                first.setdefault(id(tensor), step)
-                last[id(tensor)] = max(last.get(id(tensor), step), step)
+        for operand in op.inputs:
+            if operand is not None and not operand.is_constant and not operand.is_variable:
+                first.setdefault(id(operand), step)
+                last[id(operand)] = max(last.get(id(operand), step), step)
         for tensor in op.outputs:
             if not tensor.is_variable:
                 first[id(tensor)] = min(first.get(id(tensor), step), step)

@@ -111,10 +111,10 @@ def to_tflite_bytes(graph: Graph) -> bytes:
                     setattr(raw, key, tensor.extras[key])
             raw.hasRank = bool(tensor.extras.get("hasRank", False))
             if tensor.data is not None:
-                key = id(tensor.data)
-                if key not in buffer_of_array:
-                    buffer_of_array[key] = add_buffer(_constant_bytes(tensor))
-                raw.buffer = buffer_of_array[key]
+                data_id = id(tensor.data)
+                if data_id not in buffer_of_array:
+                    buffer_of_array[data_id] = add_buffer(_constant_bytes(tensor))
+                raw.buffer = buffer_of_array[data_id]
             raw_subgraph.tensors.append(raw)
         raw_subgraph.inputs = np.asarray([index_of[id(t)] for t in subgraph.inputs], dtype=np.int32)
         raw_subgraph.outputs = np.asarray([index_of[id(t)] for t in subgraph.outputs], dtype=np.int32)

@@ -1,4 +1,4 @@
-"""Pieces the commands share: the bundled default model, JSON output, atomic writes."""
+"""Pieces the commands share: the bundled default model, JSON output, atomic writes, figure saving."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
+from tinyops.backends.reports.figures import save_figure
 from tinyops.backends.tflite_writer import write_atomically
 
 DEFAULT_BOARD = "stm32f746g-disco"
@@ -27,18 +28,12 @@ def print_json(payload: Any) -> None:
     sys.stdout.write("\n")
 
 
-def save_figure(figure: Any, path: str) -> None:
-    """Save a matplotlib figure atomically (the format follows the file extension)."""
-    import io
-
-    target = Path(path)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=(target.suffix[1:] or "png"), dpi=120, bbox_inches="tight")
-    write_atomically(target, buffer.getvalue())
-
-
 def make_console() -> "Console":
     """A rich console; when output is piped (CI logs, files) use a wide fixed width, not 80."""
     from rich.console import Console
 
     return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+__all__ = ["DEFAULT_BOARD", "DEFAULT_MODEL_NAME", "default_model_path", "make_console", "print_json", "save_figure",
+           "write_atomically"]

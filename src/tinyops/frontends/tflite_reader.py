@@ -156,7 +156,7 @@ def _to_graph(model: Any, file_bytes: bytes, source: str) -> Graph:
             kind = BUILTIN_OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
             attrs: dict[str, Any] = {}
             # "" records that the file has no options table, so the writer does not invent one.
-            extras: dict[str, Any] = {"options_class": ""}
+            extras = {"options_class": ""}
             if raw_op.builtinOptions is not None:
                 attrs.update(options_to_attrs(raw_op.builtinOptions))
                 extras["options_class"] = OPTIONS_NAMES[raw_op.builtinOptionsType]
@@ -204,7 +204,7 @@ def _to_graph(model: Any, file_bytes: bytes, source: str) -> Graph:
         key = entry.name.decode("utf-8", "replace") if isinstance(entry.name, bytes) else entry.name
         metadata[key] = _buffer_bytes(model, entry.buffer, file_bytes, source) or b""
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else (model.description or "")
-    extras: dict[str, Any] = {"tflite_version": int(model.version)}
+    extras = {"tflite_version": int(model.version)}
     if model.signatureDefs:
         extras["signature_defs"] = model.signatureDefs
     return Graph(subgraphs=subgraphs, description=description, metadata=metadata, source_path=source, extras=extras)

@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from tinyops.ir.graph import Op, Subgraph, Tensor
+from tinyops.kernels import INPLACE_KINDS, TFLM_INPLACE_KINDS
 from tinyops.memory.lifetimes import ALIGNMENT_BYTES, Buffer, needs_arena, op_time
 from tinyops.ops import spec_for
 
-ALL_KINDS = ("view", "elementwise", "depthwise", "pointwise", "pad")
-TFLM_FOLLOWS = ("view", "elementwise")
+ALL_KINDS = INPLACE_KINDS
+TFLM_FOLLOWS = TFLM_INPLACE_KINDS  # the kinds stock TFLM follows (defined with the kernel libraries)
 VIEW_KINDS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 PAD_KINDS = ("PAD", "PADV2")
 # Row-wise ops read a whole row before writing it, or broadcast: not elementwise in our sense.

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from tinyops.errors import UnsupportedOpError
 from tinyops.ir.graph import Graph, Subgraph, Tensor
-from tinyops.memory.scratch import scratch_requests
+from tinyops.kernels import scratch_requests
 
 ALIGNMENT_BYTES = 16  # TFLM's MicroArenaBufferAlignment(): every buffer size and offset is a multiple
 UNCREATED_TIME = -1
@@ -114,9 +114,9 @@ def build_buffers(subgraph: Subgraph, order: Sequence[int] | None = None,
         op = subgraph.ops[op_index]
         for tensor in op.outputs:
             first.setdefault(index_of[id(tensor)], time)
-        for tensor in op.inputs:
-            if tensor is not None:
-                last[index_of[id(tensor)]] = time
+        for operand in op.inputs:
+            if operand is not None:
+                last[index_of[id(operand)]] = time
         for tensor in op.outputs:
             last[index_of[id(tensor)]] = time
         scratch.extend((op_index, time, size) for size in scratch_requests(op, kernels))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -282,7 +282,7 @@ def _branch_and_bound(packer: Packer, best: Placement, bound: int, node_limit: i
     """Depth-first over placement orders, pruning partial placements already at the best arena."""
     count = len(packer.regions)
     heights = [r.height for r in packer.regions]
-    state = {"nodes": 0, "best": best}
+    state: dict[str, Any] = {"nodes": 0, "best": best}
 
     def search(order: list[int], remaining: list[int]) -> None:
         if state["best"].arena_bytes == bound:

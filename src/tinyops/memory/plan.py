@@ -14,9 +14,10 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Literal, Sequence, get_args
 
 from tinyops.ir.graph import Graph, Subgraph
+from tinyops.kernels import KERNEL_LIBRARIES
 from tinyops.memory.inplace import ALL_KINDS, Alias, choose_aliases
 from tinyops.memory.lifetimes import (ALIGNMENT_BYTES, Buffer, align_up, build_buffers, check_order,
                                       check_plannable, time_to_step)
@@ -24,8 +25,8 @@ from tinyops.memory.placement import build_regions, lower_bound, place
 from tinyops.memory.reorder import best_order
 from tinyops.memory.tflm_planner import ONLINE, greedy_offsets
 
-PLANNERS = ("tflm", "best")
-KERNEL_LIBRARIES = ("tflm-reference", "cmsis-nn")
+Planner = Literal["tflm", "best"]
+PLANNERS: tuple[Planner, ...] = get_args(Planner)
 OFFLINE_METADATA_NAME = "OfflineMemoryAllocation"
 
 

@@ -18,7 +18,7 @@ from typing import Sequence
 from tinyops.ir.graph import Subgraph
 from tinyops.memory.inplace import candidates
 from tinyops.memory.lifetimes import align_up, needs_arena
-from tinyops.memory.scratch import scratch_requests
+from tinyops.kernels import scratch_requests
 
 
 @dataclass(frozen=True)
@@ -62,17 +62,17 @@ class _Model:
                     storage_of[id(tensor)] = len(self.storage)
                     self.storage.append(_Storage(align_up(tensor.size_bytes), index, 0, False))
         for index, op in enumerate(ops):
-            for tensor in op.inputs:
-                if tensor is not None and id(tensor) in storage_of:
-                    self.storage[storage_of[id(tensor)]].consumers |= 1 << index
+            for operand in op.inputs:
+                if operand is not None and id(operand) in storage_of:
+                    self.storage[storage_of[id(operand)]].consumers |= 1 << index
         for tensor in subgraph.outputs:
             if id(tensor) in storage_of:
                 self.storage[storage_of[id(tensor)]].pinned = True
         self.predecessors = [0] * self.count
         for index, op in enumerate(ops):
-            for tensor in op.inputs:
-                if tensor is not None and id(tensor) in producer:
-                    self.predecessors[index] |= 1 << producer[id(tensor)]
+            for operand in op.inputs:
+                if operand is not None and id(operand) in producer:
+                    self.predecessors[index] |= 1 << producer[id(operand)]
         self.created = [[s for s, st in enumerate(self.storage) if st.creator == i] for i in range(self.count)]
         self.new_bytes = [sum(self.storage[s].size_bytes for s in self.created[i]) for i in range(self.count)]
         self.scratch_bytes = [sum(align_up(b) for b in scratch_requests(op, kernels)) for op in ops]

@@ -37,9 +37,9 @@ def _true_lifetimes(subgraph: Subgraph, order: list[int]) -> dict[int, _Span]:
         for tensor in op.outputs:
             first.setdefault(index_of[id(tensor)], step + 1)
             last[index_of[id(tensor)]] = step + 1
-        for tensor in op.inputs:
-            if tensor is not None:
-                last[index_of[id(tensor)]] = max(last.get(index_of[id(tensor)], step + 1), step + 1)
+        for operand in op.inputs:
+            if operand is not None:
+                last[index_of[id(operand)]] = max(last.get(index_of[id(operand)], step + 1), step + 1)
     end = len(order)
     for tensor in subgraph.outputs:
         last[index_of[id(tensor)]] = end

@@ -10,10 +10,6 @@ from tinyops.ir.graph import Op
 from tinyops.ops.common import input_shape, output_size, same_padding
 from tinyops.ops.registry import OpSpec, Shape, register
 
-INT16_BYTES = 2
-INT32_BYTES = 4
-
-
 def _spatial_output(op: Op, k_h: int, k_w: int) -> tuple[int, int]:
     _, in_h, in_w, _ = input_shape(op)
     padding = op.attrs.get("padding", "VALID")
@@ -36,7 +32,7 @@ def conv2d_macs(op: Op) -> int:
     return batch * out_h * out_w * out_c * k_h * k_w * filter_in_c
 
 
-def _padding_amounts(op: Op, k_h: int, k_w: int) -> tuple[int, int]:
+def padding_amounts(op: Op, k_h: int, k_w: int) -> tuple[int, int]:
     if op.attrs.get("padding", "VALID") != "SAME":
         return 0, 0
     _, in_h, in_w, _ = input_shape(op)
@@ -44,21 +40,6 @@ def _padding_amounts(op: Op, k_h: int, k_w: int) -> tuple[int, int]:
     pad_h = same_padding(in_h, k_h, op.attrs.get("stride_h", 1), op.attrs.get("dilation_h_factor", 1), out_h)[0]
     pad_w = same_padding(in_w, k_w, op.attrs.get("stride_w", 1), op.attrs.get("dilation_w_factor", 1), out_w)[0]
     return pad_h, pad_w
-
-
-def conv2d_scratch(op: Op, kernels: str) -> int:
-    """CMSIS-NN's im2col buffer (arm_convolve_wrapper_s8_get_buffer_size, DSP build, no MVE)."""
-    if kernels != "cmsis-nn":
-        return 0
-    _, k_h, k_w, filter_in_c = input_shape(op, 1)
-    pad_h, pad_w = _padding_amounts(op, k_h, k_w)
-    unit_stride = op.attrs.get("stride_h", 1) == 1 and op.attrs.get("stride_w", 1) == 1
-    if k_h == 1 and k_w == 1 and pad_h == 0 and pad_w == 0 and unit_stride:
-        return 0  # arm_convolve_1x1_s8_fast works on the input directly
-    if k_h == 1 and k_w == 1 and pad_h == 0 and pad_w == 0:
-        return 0  # arm_convolve_1x1_s8 (strided) needs no buffer either
-    # Two im2col columns of int16, as arm_convolve_s8 and the 1xN variant ask for.
-    return 2 * k_h * k_w * filter_in_c * INT16_BYTES
 
 
 def depthwise_shapes(op: Op) -> list[Shape]:
@@ -72,21 +53,6 @@ def depthwise_macs(op: Op) -> int:
     _, k_h, k_w, out_c = input_shape(op, 1)
     batch, out_h, out_w, _ = op.outputs[0].shape
     return batch * out_h * out_w * out_c * k_h * k_w
-
-
-def depthwise_scratch(op: Op, kernels: str) -> int:
-    """arm_depthwise_conv_wrapper_s8_get_buffer_size (DSP build): 3x3 with pad<=1 needs none."""
-    if kernels != "cmsis-nn":
-        return 0
-    _, _, _, in_c = input_shape(op)
-    _, k_h, k_w, out_c = input_shape(op, 1)
-    dilated = op.attrs.get("dilation_h_factor", 1) != 1 or op.attrs.get("dilation_w_factor", 1) != 1
-    if in_c != out_c or dilated:
-        return 0  # the generic kernel with a multiplier works without scratch
-    pad_h, pad_w = _padding_amounts(op, k_h, k_w)
-    if k_h == 3 and k_w == 3 and pad_h <= 1 and pad_w <= 1:
-        return 0
-    return in_c * k_h * k_w * INT16_BYTES
 
 
 def transpose_conv_shapes(op: Op) -> list[Shape]:
@@ -107,7 +73,6 @@ def _requantized_outputs(op: Op) -> int:
     return sum(t.num_elements for t in op.outputs)
 
 
-register(OpSpec("CONV_2D", "conv", conv2d_shapes, conv2d_macs, _requantized_outputs, conv2d_scratch))
-register(OpSpec("DEPTHWISE_CONV_2D", "depthwise", depthwise_shapes, depthwise_macs, _requantized_outputs,
-                depthwise_scratch))
+register(OpSpec("CONV_2D", "conv", conv2d_shapes, conv2d_macs, _requantized_outputs))
+register(OpSpec("DEPTHWISE_CONV_2D", "depthwise", depthwise_shapes, depthwise_macs, _requantized_outputs))
 register(OpSpec("TRANSPOSE_CONV", "conv", transpose_conv_shapes, transpose_conv_macs, _requantized_outputs))

@@ -6,9 +6,6 @@ from tinyops.ir.graph import Op
 from tinyops.ops.common import constant_values, input_shape, output_size
 from tinyops.ops.registry import OpSpec, Shape, register
 
-INT32_BYTES = 4
-
-
 def pool_shapes(op: Op) -> list[Shape]:
     batch, in_h, in_w, channels = input_shape(op)
     padding = op.attrs.get("padding", "VALID")
@@ -19,11 +16,6 @@ def pool_shapes(op: Op) -> list[Shape]:
 
 def pool_elementary_ops(op: Op) -> int:
     return op.outputs[0].num_elements * op.attrs["filter_height"] * op.attrs["filter_width"]
-
-
-def average_pool_scratch(op: Op, kernels: str) -> int:
-    """arm_avgpool_s8_get_buffer_size (DSP build): one int32 accumulator per channel."""
-    return input_shape(op)[3] * INT32_BYTES if kernels == "cmsis-nn" else 0
 
 
 def reduce_shapes(op: Op) -> list[Shape]:
@@ -43,8 +35,7 @@ def reduce_elementary_ops(op: Op) -> int:
     return tensor.num_elements if tensor is not None else 0
 
 
-register(OpSpec("AVERAGE_POOL_2D", "pool", pool_shapes, count_elementary_ops=pool_elementary_ops,
-                scratch_bytes=average_pool_scratch))
+register(OpSpec("AVERAGE_POOL_2D", "pool", pool_shapes, count_elementary_ops=pool_elementary_ops))
 register(OpSpec("MAX_POOL_2D", "pool", pool_shapes, count_elementary_ops=pool_elementary_ops))
 for _kind in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"):
     register(OpSpec(_kind, "pool", reduce_shapes, count_elementary_ops=reduce_elementary_ops))

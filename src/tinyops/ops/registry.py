@@ -14,7 +14,6 @@ from tinyops.ir.graph import Op
 
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Op], list[Shape]]
-KERNEL_LIBRARIES = ("tflm-reference", "cmsis-nn")
 
 
 def _no_macs(op: Op) -> int:
@@ -23,10 +22,6 @@ def _no_macs(op: Op) -> int:
 
 def _output_elements(op: Op) -> int:
     return sum(t.num_elements for t in op.outputs)
-
-
-def _no_scratch(op: Op, kernels: str) -> int:
-    return 0
 
 
 @dataclass
@@ -39,8 +34,6 @@ class OpSpec:
     count_macs: Callable[[Op], int] = _no_macs
     # Elementary arithmetic operations besides MACs (comparisons, adds, table look-ups...).
     count_elementary_ops: Callable[[Op], int] = _output_elements
-    # Scratch bytes the kernel asks the arena for, per kernel library (TFLM reference or CMSIS-NN).
-    scratch_bytes: Callable[[Op, str], int] = _no_scratch
     # Later stages attach their per-op pieces here (reference kernel, cost function, C emitter).
     hooks: dict[str, Any] = field(default_factory=dict)
 

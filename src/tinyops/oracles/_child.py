@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def main() -> None:
     else:
         results = _tflm(model_path, batches)
     if inputs_path:
-        stacked = {f"out{i}": np.stack([r[i] for r in results]) for i in range(len(results[0]))}
+        stacked: dict[str, Any] = {f"out{i}": np.stack([r[i] for r in results]) for i in range(len(results[0]))}
         np.savez(outputs_path, **stacked)
 
 

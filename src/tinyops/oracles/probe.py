@@ -9,7 +9,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def _run_child(engine: str, model: bytes, inputs: Sequence[Sequence[np.ndarray]]
         inputs_path = Path(folder) / "inputs.npz"
         outputs_path = Path(folder) / "outputs.npz"
         if inputs is not None:
-            arrays = {f"b{b}_in{i}": x for b, batch in enumerate(inputs) for i, x in enumerate(batch)}
+            arrays: dict[str, Any] = {f"b{b}_in{i}": x for b, batch in enumerate(inputs) for i, x in enumerate(batch)}
             np.savez(inputs_path, **arrays)
         command = [sys.executable, "-m", "tinyops.oracles._child", engine, str(model_path),
                    str(inputs_path if inputs is not None else ""), str(outputs_path)]

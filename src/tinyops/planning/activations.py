@@ -1,7 +1,9 @@
 """Where the activations of an external-memory deployment live: an SRAM arena, spilling to external RAM.
 
 The external strategies share this. The memory planner (:func:`tinyops.memory.plan_memory`)
-gives the op order, the lifetimes and the offsets; when its arena fits the SRAM budget every
+gives the op order, the lifetimes and the offsets (for the ``tflm`` runtime TFLM's own planner on
+the stored order, which stock TFLM reproduces; for ``tinyops`` the ``best`` plan with the in-place
+kinds that survive output-channel partitioning); when its arena fits the SRAM budget every
 activation stays in SRAM at the planner's offset. Otherwise the largest tensors live at the
 over-budget moments are spilled to the board's external RAM (FMC SDRAM/SRAM) one at a time
 until the rest packs under the budget (the planner's own placement search packs both sides).
@@ -15,13 +17,15 @@ from dataclasses import dataclass
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.graph import Graph
-from tinyops.memory import plan_memory
+from tinyops.ir.memory import VOLATILE_KINDS
+from tinyops.kernels import InplaceKind, Runtime
+from tinyops.memory import MemoryPlan, PlannedBuffer, plan_memory
 from tinyops.memory.lifetimes import Buffer, build_buffers, time_to_step
 from tinyops.memory.placement import build_regions, lower_bound, place
 
 # In-place kinds that stay correct when an op is split along output channels: a pointwise or
 # depthwise op writing over its own input would overwrite channels a later slice still reads.
-PARTITION_SAFE_INPLACE = ("view", "elementwise", "pad")
+PARTITION_SAFE_INPLACE: tuple[InplaceKind, ...] = ("view", "elementwise", "pad")
 # Spilling stops after this many tensors: a model that still does not fit is reported infeasible.
 MAX_SPILLS = 400
 
@@ -31,6 +35,7 @@ class ActivationSlot:
     """One activation (or scratch) buffer: its memory, offset and the plan steps it is live in."""
 
     name: str
+    tensor_index: int | None
     memory: str
     offset_bytes: int
     size_bytes: int
@@ -48,6 +53,7 @@ class ActivationLayout:
     sram_top_per_step: list[int]  # highest SRAM byte used by activations live at each step
     feasible: bool = True
     reason: str | None = None
+    lower_bound_bytes: int = 0  # live activations + scratch at the worst step: no layout needs less
 
     @property
     def sram_bytes(self) -> int:
@@ -66,7 +72,7 @@ class ActivationLayout:
 
 def spill_ram(board: Board) -> ExternalMemory | None:
     """The external RAM the CPU can load and store (FMC SDRAM first, then FMC SRAM)."""
-    for kind in ("fmc-sdram", "fmc-sram"):
+    for kind in VOLATILE_KINDS:
         mem = board.external(kind)
         if mem is not None and mem.memory_mapped:
             return mem
@@ -77,9 +83,10 @@ def _step_span(buffer: Buffer, num_steps: int) -> tuple[int, int]:
     return time_to_step(buffer.first_time, num_steps), time_to_step(buffer.last_time, num_steps)
 
 
-def _slot_name(buffer: Buffer, graph: Graph) -> str:
+def _slot_name(buffer: Buffer | PlannedBuffer, graph: Graph) -> str:
     if buffer.kind == "scratch" and buffer.op_index is not None:
-        return scratch_name(graph.main.ops[buffer.op_index].label, buffer.op_index)
+        # An op may ask for several scratch buffers (TFLM's MEAN asks for three): one slot each.
+        return f"{scratch_name(graph.main.ops[buffer.op_index].label, buffer.op_index)}.{buffer.name.split('@')[0]}"
     return buffer.name
 
 
@@ -98,18 +105,25 @@ def _live_top(slots: list[ActivationSlot], memory: str, num_steps: int) -> list[
     return top
 
 
+def activation_memory_plan(graph: Graph, kernels: str, runtime: Runtime) -> MemoryPlan:
+    """The arena plan an external strategy starts from, for the runtime that will run it."""
+    if runtime == "tflm":
+        return plan_memory(graph, planner="tflm", kernels=kernels)
+    return plan_memory(graph, kernels=kernels, inplace_kinds=PARTITION_SAFE_INPLACE)
+
+
 def layout_activations(graph: Graph, board: Board, sram_memory: str, sram_budget_bytes: int,
-                       kernels: str = "cmsis-nn") -> ActivationLayout:
+                       kernels: str = "cmsis-nn", runtime: Runtime = "tflm") -> ActivationLayout:
     """Activations in SRAM up to ``sram_budget_bytes``, the rest in external RAM (see module doc)."""
-    memory_plan = plan_memory(graph, kernels=kernels, inplace_kinds=PARTITION_SAFE_INPLACE)
+    memory_plan = activation_memory_plan(graph, kernels, runtime)
     order = list(memory_plan.order)
     steps = len(order)
     if memory_plan.arena_bytes <= sram_budget_bytes:
-        slots = [ActivationSlot(_slot_name(b, graph) if b.kind == "scratch" else b.name, sram_memory, b.offset,
+        slots = [ActivationSlot(_slot_name(b, graph) if b.kind == "scratch" else b.name, b.tensor_index, sram_memory, b.offset,
                                 b.aligned_bytes, b.first_op, b.last_op) for b in memory_plan.buffers]
         by_name = {s.name: s for s in slots}
         return ActivationLayout(order, sram_memory, sram_budget_bytes, None, by_name,
-                                _live_top(slots, sram_memory, steps))
+                                _live_top(slots, sram_memory, steps), lower_bound_bytes=memory_plan.lower_bound_bytes)
     ram = spill_ram(board)
     # Without in-place aliases from here on: a spilled tensor cannot share bytes with one in SRAM.
     buffers = [b for b in build_buffers(graph.main, order, kernels) if b.first_time >= 0]
@@ -117,12 +131,13 @@ def layout_activations(graph: Graph, board: Board, sram_memory: str, sram_budget
                for i, b in enumerate(buffers)]
     if ram is None:
         need = lower_bound(build_regions(buffers, []))
-        slots = [ActivationSlot(_slot_name(b, graph), sram_memory, 0, b.aligned_bytes, *_step_span(b, steps))
+        slots = [ActivationSlot(_slot_name(b, graph), b.tensor_index, sram_memory, 0, b.aligned_bytes, *_step_span(b, steps))
                  for b in buffers]
         return ActivationLayout(order, sram_memory, sram_budget_bytes, None, {s.name: s for s in slots},
                                 [need] * steps, False,
                                 f"activations need {need} B of SRAM at their peak, the budget is "
-                                f"{sram_budget_bytes} B and {board.id} has no external RAM to spill to")
+                                f"{sram_budget_bytes} B and {board.id} has no external RAM to spill to",
+                                memory_plan.lower_bound_bytes)
     keep, spilled = list(buffers), []
     bases: list[int] = []
     for _ in range(MAX_SPILLS):
@@ -141,22 +156,23 @@ def layout_activations(graph: Graph, board: Board, sram_memory: str, sram_budget
         bases = []
     if not bases and keep:
         need = lower_bound(build_regions(_renumber(keep), []))
-        slots = [ActivationSlot(_slot_name(b, graph), sram_memory, 0, b.aligned_bytes, *_step_span(b, steps))
+        slots = [ActivationSlot(_slot_name(b, graph), b.tensor_index, sram_memory, 0, b.aligned_bytes, *_step_span(b, steps))
                  for b in buffers]
         return ActivationLayout(order, sram_memory, sram_budget_bytes, ram.name, {s.name: s for s in slots},
                                 [need] * steps, False,
                                 f"even after spilling {len(spilled)} activations to {ram.name}, one op's "
-                                f"scratch and operands need {need} B of SRAM (budget {sram_budget_bytes} B)")
+                                f"scratch and operands need {need} B of SRAM (budget {sram_budget_bytes} B)",
+                                memory_plan.lower_bound_bytes)
     out: list[ActivationSlot] = []
     for b, base in zip(keep, _region_bases(keep, bases)):
-        out.append(ActivationSlot(_slot_name(b, graph), sram_memory, base, b.aligned_bytes, *_step_span(b, steps)))
+        out.append(ActivationSlot(_slot_name(b, graph), b.tensor_index, sram_memory, base, b.aligned_bytes, *_step_span(b, steps)))
     if spilled:
         ext_regions = build_regions(_renumber(spilled), [])
         ext = place(ext_regions, budget_s=0.05)
         for b, base in zip(spilled, _region_bases(spilled, ext.bases)):
-            out.append(ActivationSlot(_slot_name(b, graph), ram.name, base, b.aligned_bytes, *_step_span(b, steps)))
+            out.append(ActivationSlot(_slot_name(b, graph), b.tensor_index, ram.name, base, b.aligned_bytes, *_step_span(b, steps)))
     layout = ActivationLayout(order, sram_memory, sram_budget_bytes, ram.name, {s.name: s for s in out},
-                              _live_top(out, sram_memory, steps))
+                              _live_top(out, sram_memory, steps), lower_bound_bytes=memory_plan.lower_bound_bytes)
     if layout.spilled_bytes > ram.size_bytes:
         layout.feasible = False
         layout.reason = (f"spilled activations need {layout.spilled_bytes} B of {ram.name}; "

@@ -9,28 +9,28 @@ spill to external RAM when the arena does not fit (:mod:`tinyops.planning.activa
 memory-mapped flash, or from SDRAM after a boot-time copy. When the weights sit on a device the
 CPU cannot address (an SD card), each op's constants are copied into SRAM by the CPU's driver
 just before the op (Svoboda et al. §4): that is an overlay without overlap
-(:func:`tinyops.planning.overlay.plan_overlay` with ``engine="cpu"``). Each variant the board
-allows is simulated and the fastest is kept, so the choice comes from the cost model.
+(:func:`tinyops.planning.overlay.plan_overlay` with ``engine="cpu"``). Every variant the board
+allows is a candidate plan; the deployment driver simulates each once and keeps the fastest, so
+the choice comes from the cost model.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
+from tinyops.analysis.analyze import serialized_model_bytes
+from tinyops.cost.cost_model import compute_cycles, op_counts
+from tinyops.cost.memory_model import FLASH, memory_ports
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.graph import Graph, Op
-from tinyops.ops import spec_for
+from tinyops.ir.memory import NONVOLATILE_KINDS, VOLATILE_KINDS
+from tinyops.kernels.profile import CoreParams, load_params
 from tinyops.planning.activations import ActivationLayout, layout_activations, scratch_name
-from tinyops.planning.plan import (Access, Partition, Plan, PlanStep, _check_clock, arena_memory,
-                                   make_accesses)
-from tinyops.sim.cost_model import compute_cycles, op_counts
-from tinyops.sim.memory_model import FLASH, memory_ports
-from tinyops.sim.params import CoreParams, load_params
+from tinyops.planning.common import (PlanOptions, arena_memory, check_clock, is_mac_op, kernel_verdicts,
+                                     make_accesses, runtime_overhead_bytes, sram_have_bytes, tensor_indices)
+from tinyops.planning.plan import Access, BufferKind, Partition, PlacedBuffer, Plan, PlanStep, Transfer
 
-NONVOLATILE_KINDS = ("qspi-flash", "ospi-flash", "sdcard-spi")
-MAC_CATEGORIES = ("conv", "depthwise", "fc")
 IMAGE_ALIGN_BYTES = 32  # constants start on a cache line in the external image
 
 
@@ -40,7 +40,7 @@ class ExternalSetup:
 
     graph: Graph
     board: Board
-    kernels: str
+    options: PlanOptions
     clock_mhz: float
     params: CoreParams
     weights_home: ExternalMemory | None  # non-volatile store of the MAC ops' constants
@@ -50,6 +50,15 @@ class ExternalSetup:
     external_constants: dict[str, int]  # tensor name -> bytes, MAC ops' constants
     flash_constants: dict[str, int]  # other ops' constants, left in internal flash
     reasons: list[str]
+    warnings: list[str]
+    runtime_overhead_bytes: int
+    runtime_overhead_note: str
+    index_of: dict[int, int]  # id(tensor) -> tensor index in the main subgraph
+    flash_offsets: dict[str, int] = field(default_factory=dict)  # other ops' constants in internal flash
+
+    @property
+    def kernels(self) -> str:
+        return self.options.kernels
 
     @property
     def weights_bytes(self) -> int:
@@ -59,30 +68,18 @@ class ExternalSetup:
         return self.graph.source_path or self.graph.description or "<graph>"
 
 
-def is_mac_op(op: Op) -> bool:
-    return spec_for(op).category in MAC_CATEGORIES
-
-
 def require_external(board: Board, strategy: str) -> None:
     if not board.external_memories:
         raise TinyOpsError(f"strategy {strategy} needs external memory; board {board.id} has none "
                            f"(use --strategy internal, or a board with QSPI/SDRAM/SD card)")
 
 
-def sram_budget(board: Board, sram_limit_bytes: int | None) -> tuple[str, int]:
-    """The SRAM run the arena and overlay buffers share, and its usable size."""
-    have = board.largest_contiguous_sram_bytes
-    if sram_limit_bytes is not None:
-        if sram_limit_bytes <= 0:
-            raise TinyOpsError(f"SRAM limit must be positive, got {sram_limit_bytes}")
-        have = min(have, sram_limit_bytes)
-    return arena_memory(board), have
-
-
-def prepare(graph: Graph, board: Board, strategy: str, kernels: str = "cmsis-nn",
-            clock_mhz: float | None = None, sram_limit_bytes: int | None = None) -> ExternalSetup:
+def prepare(graph: Graph, board: Board, strategy: str, options: PlanOptions | None = None) -> ExternalSetup:
+    """Memories, SRAM budget (what the runtime's persistent allocations leave) and activation layout."""
+    options = options or PlanOptions()
+    kernels = options.kernels
     require_external(board, strategy)
-    clock = _check_clock(board, clock_mhz)
+    clock = check_clock(board, options.clock_mhz)
     params = load_params(board.core, kernels)
     homes = [m for m in board.external_memories if m.kind in NONVOLATILE_KINDS]
     # The largest-bandwidth non-volatile store holds the image.
@@ -94,9 +91,15 @@ def prepare(graph: Graph, board: Board, strategy: str, kernels: str = "cmsis-nn"
             (external if is_mac_op(op) else flash)[t.name] = t.size_bytes
     for name in external:
         flash.pop(name, None)
-    memory, budget = sram_budget(board, sram_limit_bytes)
-    layout = layout_activations(graph, board, memory, budget, kernels)
-    reasons: list[str] = []
+    memory = arena_memory(board)
+    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime, kernels)
+    have = sram_have_bytes(board, options.sram_limit_bytes)
+    budget = max(have - overhead, 0)
+    reasons, warnings = kernel_verdicts(graph, kernels)
+    if budget == 0:
+        reasons.append(f"the runtime's persistent allocations ({overhead} B) leave no SRAM of the {have} B "
+                       f"available for activations")
+    layout = layout_activations(graph, board, memory, budget, kernels, options.runtime)
     if home is None:
         reasons.append(f"board {board.id} has no non-volatile external memory (QSPI/OSPI flash or SD card) "
                        f"for the weights")
@@ -107,10 +110,10 @@ def prepare(graph: Graph, board: Board, strategy: str, kernels: str = "cmsis-nn"
         reasons.append(f"constants of non-MAC ops need {sum(flash.values())} B of internal flash")
     if not layout.feasible and layout.reason:
         reasons.append(layout.reason)
-    if len(graph.subgraphs) > 1:
-        reasons.append("control-flow subgraphs are not planned (only the main subgraph is costed)")
-    return ExternalSetup(graph, board, kernels, clock, params, home, memory, budget, layout, external, flash,
-                         reasons)
+    setup = ExternalSetup(graph, board, options, clock, params, home, memory, budget, layout, external, flash,
+                          reasons, warnings, overhead, overhead_note, tensor_indices(graph.main))
+    setup.flash_offsets = flash_offsets(setup)
+    return setup
 
 
 def image_offsets(setup: ExternalSetup) -> dict[str, int]:
@@ -126,24 +129,26 @@ def image_offsets(setup: ExternalSetup) -> dict[str, int]:
 
 
 def activation_accesses(setup: ExternalSetup, op: Op, constant_memory: dict[str, str],
-                        share: float = 1.0, skip_constants: bool = False) -> list[Access]:
+                        share: float = 1.0, skip_constants: bool = False,
+                        constant_offsets: dict[str, int] | None = None) -> list[Access]:
     """Accesses of one op (or one output-channel share of it) with the layout's memories and offsets."""
     layout, params = setup.layout, setup.params
     counts = op_counts(op)
     scratch_key = scratch_name(op.label, setup.graph.main.op_index(op))
-    scratch = layout.slots.get(scratch_key)
     memory_of = {name: slot.memory for name, slot in layout.slots.items()}
     memory_of.update(constant_memory)
-    accesses = make_accesses(op, counts, memory_of, setup.sram_memory, setup.board.dcache_bytes, params,
-                             scratch.size_bytes if scratch else 0, setup.sram_memory)
+    accesses = list(make_accesses(op, counts, memory_of, setup.sram_memory, setup.board.dcache_bytes, params, 0,
+                                  setup.sram_memory, setup.index_of))
+    accesses += [Access(name, "scratch", slot.memory, slot.size_bytes, slot.size_bytes)
+                 for name, slot in layout.slots.items() if name.startswith(scratch_key + ".")]
     out: list[Access] = []
     for acc in accesses:
         if acc.role in ("filter", "constant") and skip_constants and acc.tensor in setup.external_constants:
             continue
-        if acc.role == "scratch":
-            acc = replace(acc, tensor=scratch_key)
         slot = layout.slots.get(acc.tensor)
         offset = slot.offset_bytes if slot else acc.offset_bytes
+        if acc.role in ("filter", "constant"):
+            offset = (constant_offsets or {}).get(acc.tensor, setup.flash_offsets.get(acc.tensor))
         size, traffic = acc.size_bytes, acc.traffic_bytes
         if acc.role == "output" and share < 1.0:
             # An output-channel slice writes its share of the output (the input is re-read whole).
@@ -152,24 +157,41 @@ def activation_accesses(setup: ExternalSetup, op: Op, constant_memory: dict[str,
     return out
 
 
-def finish_plan(setup: ExternalSetup, strategy: str, steps: list[PlanStep], transfers: list, external_bytes: dict[str, int],
-                assumptions: dict[str, str], extra_sram_bytes: int = 0, reasons: list[str] | None = None) -> Plan:
+def placed_buffers(setup: ExternalSetup, constant_memory: dict[str, str], offsets: dict[str, int]) -> list[PlacedBuffer]:
+    """The memory map of the activations (SRAM or spilled), scratch and constants with fixed offsets."""
+    out: list[PlacedBuffer] = []
+    for name, slot in setup.layout.slots.items():
+        kind: BufferKind = "tensor" if slot.tensor_index is not None else "scratch"
+        out.append(PlacedBuffer(name, kind, slot.memory, slot.offset_bytes, slot.size_bytes, slot.first_step,
+                                slot.last_step, tensor_index=slot.tensor_index))
+    last = max(len(setup.layout.order) - 1, 0)
+    for t in setup.graph.constant_tensors():
+        if t.name in offsets and t.name in constant_memory:
+            out.append(PlacedBuffer(t.name, "constant", constant_memory[t.name], offsets[t.name], t.size_bytes, 0, last,
+                                    tensor_index=setup.index_of.get(id(t))))
+    return out
+
+
+def finish_plan(setup: ExternalSetup, strategy: str, steps: list[PlanStep], transfers: list[Transfer],
+                external_bytes: dict[str, int], assumptions: dict[str, str], extra_sram_bytes: int = 0,
+                reasons: list[str] | None = None, buffers: list[PlacedBuffer] | None = None) -> Plan:
     board = setup.board
     all_reasons = list(setup.reasons) + list(reasons or [])
     for name, used in external_bytes.items():
         mem = board.external(name)
         if mem is not None and used > mem.size_bytes:
             all_reasons.append(f"{name} needs {used} B; it has {mem.size_bytes} B")
-    flash_bytes = sum(setup.flash_constants.values())
-    if setup.graph.source_path and Path(setup.graph.source_path).is_file():
-        # The model's non-weight part (graph, metadata) stays in internal flash.
-        total = Path(setup.graph.source_path).stat().st_size
-        flash_bytes = max(flash_bytes, total - setup.weights_bytes)
-    sram_bytes = max(setup.layout.sram_bytes, extra_sram_bytes)
+    # The model's non-weight part (graph, metadata, other constants) stays in internal flash, whether
+    # the model came from a file or was built in memory (zoo, explore).
+    flash_bytes = max(sum(setup.flash_constants.values()),
+                      serialized_model_bytes(setup.graph) - setup.weights_bytes)
+    arena_bytes = max(setup.layout.sram_bytes, extra_sram_bytes)
+    runtime = setup.options.runtime
     return Plan(
         model=setup.model_name(), board=board, strategy=strategy, kernels=setup.kernels,
         clock_mhz=setup.clock_mhz, params=setup.params, steps=steps, transfers=transfers,
-        memories=memory_ports(board, setup.clock_mhz, setup.params), sram_bytes=sram_bytes,
+        memories=memory_ports(board, setup.clock_mhz, setup.params),
+        sram_bytes=arena_bytes + setup.runtime_overhead_bytes,
         flash_bytes=flash_bytes, external_bytes={k: v for k, v in external_bytes.items() if v},
         feasible=not all_reasons, reason="; ".join(all_reasons) or None,
         assumptions={
@@ -181,8 +203,16 @@ def finish_plan(setup: ExternalSetup, strategy: str, steps: list[PlanStep], tran
                             + (f", {setup.layout.spilled_bytes} B spilled to {setup.layout.spill_memory}"
                                if setup.layout.spilled_bytes else "")),
             "params": f"{setup.params.core}/{setup.params.kernels} cost-model parameters ({setup.params.status})",
+            "arena_runtime": (f"{runtime}: " + ("TFLM's own arena plan on the stored op order" if runtime == "tflm"
+                                                else "tinyops' best plan (realised by tinyops' generated code only)")),
+            "arena_bytes": "SRAM head: activations and scratch left in SRAM plus the overlay buffers",
+            "runtime_overhead_bytes": setup.runtime_overhead_note,
+            "sram_bytes": "arena_bytes + runtime_overhead_bytes (stack not counted)",
             **assumptions,
         },
+        arena_runtime=runtime, arena_bytes=arena_bytes, runtime_overhead_bytes=setup.runtime_overhead_bytes,
+        sram_lower_bound_bytes=setup.layout.lower_bound_bytes, buffers=list(buffers or []),
+        warnings=list(setup.warnings),
     )
 
 
@@ -200,7 +230,7 @@ def external_bytes_of(setup: ExternalSetup, weights_memory: str | None, copied_t
 def boot_copy_target(setup: ExternalSetup) -> ExternalMemory | None:
     """External RAM that can take a boot-time copy of the weights next to the spilled activations."""
     for mem in setup.board.external_memories:
-        if mem.kind in ("fmc-sdram", "fmc-sram") and mem.memory_mapped:
+        if mem.kind in VOLATILE_KINDS and mem.memory_mapped:
             spilled = setup.layout.spilled_bytes if setup.layout.spill_memory == mem.name else 0
             if setup.weights_bytes + spilled <= mem.size_bytes:
                 return mem
@@ -215,32 +245,42 @@ def plan_xip_from(setup: ExternalSetup, memory: str, copied: bool) -> Plan:
     base = -(-base // IMAGE_ALIGN_BYTES) * IMAGE_ALIGN_BYTES
     constant_memory = {name: memory for name in setup.external_constants}
     constant_memory.update({name: FLASH for name in setup.flash_constants})
+    ext_offsets = {name: base + off for name, off in offsets.items()}
     steps: list[PlanStep] = []
     for k, op_index in enumerate(setup.layout.order):
         op = setup.graph.main.ops[op_index]
-        accesses = []
-        for acc in activation_accesses(setup, op, constant_memory):
-            if acc.tensor in offsets:
-                acc = replace(acc, offset_bytes=base + offsets[acc.tensor])
-            accesses.append(acc)
-        steps.append(PlanStep(k, op_index, op, op.label, op_counts(op), compute_cycles(op, setup.params),
-                              [Partition(0, 1.0, tuple(accesses))]))
+        accesses = activation_accesses(setup, op, constant_memory, constant_offsets=ext_offsets)
+        counts = op_counts(op)
+        steps.append(PlanStep(k, op_index, op, op.label, counts, compute_cycles(op, setup.params),
+                              [Partition(0, 1.0, tuple(accesses), 0, counts.out_channels)]))
+    buffers = placed_buffers(setup, constant_memory, {**ext_offsets, **setup.flash_offsets})
     how = (f"weights copied at boot from {setup.weights_home.name} to {memory}, read by the CPU through the "
            f"{setup.board.dcache_bytes} B D-cache" if copied and setup.weights_home else
            f"weights executed in place from memory-mapped {memory} through the {setup.board.dcache_bytes} B D-cache")
     ext = external_bytes_of(setup, memory, memory if copied else None)
     if copied:
         ext[memory] = base + setup.weights_bytes
-    return finish_plan(setup, "external-xip", steps, [], ext, {"strategy": f"external-xip: {how}"})
+    return finish_plan(setup, "external-xip", steps, [], ext, {"strategy": f"external-xip: {how}"},
+                       buffers=buffers)
 
 
-def plan_external_xip(graph: Graph, board: Board, kernels: str = "cmsis-nn", clock_mhz: float | None = None,
-                      sram_limit_bytes: int | None = None) -> Plan:
-    """The fastest XIP variant the board allows, chosen by simulating each (see module doc)."""
+def flash_offsets(setup: ExternalSetup) -> dict[str, int]:
+    """Offsets of the other ops' constants in the internal-flash image (first-use order)."""
+    out: dict[str, int] = {}
+    cursor = 0
+    for op_index in setup.layout.order:
+        for t in setup.graph.main.ops[op_index].constant_inputs:
+            if t.name in setup.flash_constants and t.name not in out:
+                out[t.name] = cursor
+                cursor += -(-t.size_bytes // IMAGE_ALIGN_BYTES) * IMAGE_ALIGN_BYTES
+    return out
+
+
+def external_xip_candidates(graph: Graph, board: Board, options: PlanOptions | None = None) -> list[Plan]:
+    """Every XIP variant the board allows (see module doc); the driver simulates each and keeps one."""
     from tinyops.planning.overlay import plan_overlay
-    from tinyops.sim.simulator import simulate
 
-    setup = prepare(graph, board, "external-xip", kernels, clock_mhz, sram_limit_bytes)
+    setup = prepare(graph, board, "external-xip", options)
     candidates: list[Plan] = []
     home = setup.weights_home
     if home is not None and home.memory_mapped:
@@ -250,19 +290,16 @@ def plan_external_xip(graph: Graph, board: Board, kernels: str = "cmsis-nn", clo
         candidates.append(plan_xip_from(setup, ram.name, copied=True))
     if home is not None and not home.memory_mapped:
         # An SD card: the CPU's driver stages each op's constants in SRAM (no DMA overlap).
-        staged = plan_overlay(graph, board, "v2", kernels, clock_mhz, sram_limit_bytes, engine="cpu", setup=setup)
+        staged = plan_overlay(graph, board, "v2", options, engine="cpu", setup=setup)
         candidates.append(replace(staged, strategy="external-xip", assumptions={
             **staged.assumptions,
             "strategy": f"external-xip: {home.name} is not memory-mapped; the CPU copies each op's constants "
                         f"(in output-channel slices that fit free SRAM) just before computing on them"}))
     if not candidates:
-        return plan_xip_from(setup, home.name if home else setup.sram_memory, copied=False)
-    if len(candidates) == 1:
-        return candidates[0]
-    timed = [(simulate(p).latency_ms, i, p) for i, p in enumerate(candidates)]
-    return min(timed, key=lambda t: (not t[2].feasible, t[0], t[1]))[2]
+        candidates.append(plan_xip_from(setup, home.name if home else setup.sram_memory, copied=False))
+    return candidates
 
 
-__all__ = ["ExternalSetup", "prepare", "plan_external_xip", "plan_xip_from", "require_external",
-           "activation_accesses", "finish_plan", "image_offsets", "is_mac_op", "boot_copy_target",
-           "external_bytes_of"]
+__all__ = ["ExternalSetup", "prepare", "external_xip_candidates", "plan_xip_from", "require_external",
+           "activation_accesses", "finish_plan", "image_offsets", "boot_copy_target", "external_bytes_of",
+           "placed_buffers", "flash_offsets"]

@@ -28,14 +28,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tinyops.cost.cost_model import compute_cycles, op_counts
+from tinyops.cost.memory_model import FLASH
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board
 from tinyops.ir.graph import Graph, Op
+from tinyops.planning.common import PlanOptions, is_mac_op
 from tinyops.planning.external import (ExternalSetup, activation_accesses, boot_copy_target, external_bytes_of,
-                                       finish_plan, is_mac_op, prepare)
-from tinyops.planning.plan import Access, Partition, Plan, PlanStep, StepRef, Transfer
-from tinyops.sim.cost_model import compute_cycles, op_counts
-from tinyops.sim.memory_model import FLASH
+                                       finish_plan, image_offsets, placed_buffers, prepare)
+from tinyops.planning.plan import Access, Partition, PlacedBuffer, Plan, PlanStep, StepRef, Transfer
 
 VERSIONS = ("v1", "v2")
 SLOT_ALIGN_BYTES = 16  # DMA bursts and CMSIS-NN's word loads want aligned buffers
@@ -114,37 +115,43 @@ def choose_source(setup: ExternalSetup, engine: str | None) -> tuple[str, str, b
     for _, name, copied in sorted(options, reverse=True):
         if engine == "cpu":
             return name, "cpu", copied
-        for dma in setup.board.dma_engines:
-            if name in dma.reaches and setup.sram_memory in dma.reaches:
-                return name, dma.name, copied
+        dma = setup.board.dma_for(name, setup.sram_memory)  # only an engine able to do this copy
+        if dma is not None:
+            return name, dma.name, copied
     return home.name, "cpu", False
 
 
-def plan_overlay(graph: Graph, board: Board, version: str = "v2", kernels: str = "cmsis-nn",
-                 clock_mhz: float | None = None, sram_limit_bytes: int | None = None,
+def plan_overlay(graph: Graph, board: Board, version: str = "v2", options: PlanOptions | None = None,
                  engine: str | None = None, setup: ExternalSetup | None = None) -> Plan:
-    """An overlay plan. For ``v2`` both buffer geometries are valid uses of the free SRAM (the fixed
-    area above the activation peak is free at every step); the simulator picks the faster one."""
+    """One overlay plan with ``version``'s buffer geometry."""
     if version not in VERSIONS:
         raise TinyOpsError(f"unknown overlay version {version!r}; known: {', '.join(VERSIONS)}")
-    setup = setup or prepare(graph, board, f"overlay-{version}", kernels, clock_mhz, sram_limit_bytes)
-    plan = _plan_overlay(graph, board, version, setup, engine)
-    if version == "v2" and engine != "cpu" and plan.transfers:
-        from tinyops.sim.simulator import simulate
+    setup = setup or prepare(graph, board, f"overlay-{version}", options)
+    return _plan_overlay(graph, board, version, setup, engine)
 
-        fixed = _plan_overlay(graph, board, "v1", setup, engine, strategy="overlay-v2")
-        if fixed.transfers and simulate(fixed).latency_ms < simulate(plan).latency_ms:
-            fixed.assumptions["geometry"] = ("per-step free-SRAM buffers simulated slower than one fixed "
-                                             "double buffer over all free SRAM: kept the fixed one")
-            return fixed
-    return plan
+
+def overlay_candidates(graph: Graph, board: Board, version: str, options: PlanOptions | None = None) -> list[Plan]:
+    """The overlay plans of ``version``. For ``v2`` both buffer geometries are valid uses of the free
+    SRAM (the fixed area above the activation peak is free at every step): both are candidates and
+    the driver keeps the one that simulates faster."""
+    setup = prepare(graph, board, f"overlay-{version}", options)
+    plan = _plan_overlay(graph, board, version, setup, None)
+    if version != "v2" or not plan.transfers:
+        return [plan]
+    fixed = _plan_overlay(graph, board, "v1", setup, None, strategy="overlay-v2")
+    if not fixed.transfers:
+        return [plan]
+    fixed.assumptions["geometry"] = "one fixed double buffer over all SRAM above the activation peak"
+    plan.assumptions["geometry"] = "per-step buffers over all SRAM the live activations leave free"
+    return [plan, fixed]
 
 
 def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup, engine: str | None,
                   strategy: str | None = None) -> Plan:
     strategy = strategy or f"overlay-{version}"
     if setup.weights_home is None:
-        return finish_plan(setup, strategy, [], [], {}, {"strategy": strategy})
+        return finish_plan(setup, strategy, [], [], {}, {"strategy": strategy},
+                           reasons=[f"board {board.id} has no external store for the weights"])
     src, eng, copied = choose_source(setup, engine)
     src_port_addressable = next(m for m in board.external_memories if m.name == src).memory_mapped
     windows = overlay_windows(setup, version)
@@ -157,9 +164,14 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
     last_of_step: dict[int, StepRef] = {}
     busy = activation_intervals(setup)
     overlaid = xip = 0
-    buffer_bytes = 0
     sram_top = setup.layout.sram_bytes
     g = 0
+    image = image_offsets(setup)
+    # A boot copy sits above the spilled activations in the same RAM (as external-xip lays it out).
+    src_base = setup.layout.spilled_bytes if copied and setup.layout.spill_memory == src else 0
+    src_base = -(-src_base // 32) * 32
+    overlay_windows_used: list[tuple[int, int, int]] = []  # (step, offset, bytes) of the double buffer
+    src_offsets = {name: src_base + off for name, off in image.items()}  # constants read in place from src
     for k, op_index in enumerate(setup.layout.order):
         op = graph.main.ops[op_index]
         base_cycles = compute_cycles(op, setup.params)
@@ -175,9 +187,9 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
                                    f"fit the {window.slot_bytes} B overlay buffer and {src} is not memory-mapped")
                 xip += 1
                 constant_memory.update({name: src for name in ext_names})
-            accesses = activation_accesses(setup, op, constant_memory)
+            accesses = activation_accesses(setup, op, constant_memory, constant_offsets=src_offsets)
             steps.append(PlanStep(k, op_index, op, op.label, op_counts(op), base_cycles,
-                                  [Partition(0, 1.0, tuple(accesses))]))
+                                  [Partition(0, 1.0, tuple(accesses), 0, op_counts(op).out_channels)]))
             ref = (k, 0)
             program[ref] = len(program)
             last_of_step[k] = ref
@@ -190,6 +202,9 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
         overhead = partition_overhead_cycles(op, setup)
         step_cycles = base_cycles + (n_parts - 1) * overhead
         filt = next(t for t in op.constant_inputs if t.name in setup.external_constants)
+        filt_index = setup.index_of.get(id(filt))
+        # The image stores the op's slices one after another from its first constant's offset.
+        src_cursor = src_base + min(image[n] for n in ext_names if n in image)
         parts: list[Partition] = []
         for i in range(n_parts):
             c0, c1 = i * n_c, min(channels, (i + 1) * n_c)
@@ -198,9 +213,9 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
             offset = window.slot_offset(g % 2, nbytes)
             ref = (k, i)
             name = f"{filt.name}[{c0}:{c1}]" if n_parts > 1 else filt.name
-            accesses = [Access(name, "filter", setup.sram_memory, nbytes, nbytes, offset)]
+            accesses = [Access(name, "filter", setup.sram_memory, nbytes, nbytes, offset, filt_index)]
             accesses += activation_accesses(setup, op, constant_memory, share, skip_constants=True)
-            parts.append(Partition(i, share, tuple(accesses)))
+            parts.append(Partition(i, share, tuple(accesses), c0, c1))
             after = _latest_overlap(placed, offset, offset + nbytes)
             if version == "v2":
                 # Not before the last earlier step whose live activations cover the slot.
@@ -208,12 +223,14 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
                 if j is not None:
                     after = _later(after, last_of_step[j], program)
             transfers.append(Transfer(len(transfers), src, setup.sram_memory, nbytes, eng, ref, after,
-                                      tensor=name, dst_offset_bytes=offset))
+                                      tensor=name, dst_offset_bytes=offset, src_offset_bytes=src_cursor,
+                                      tensor_index=filt_index))
+            src_cursor += nbytes
             program[ref] = len(program)
             placed.append((ref, offset, offset + nbytes))
-            buffer_bytes = max(buffer_bytes, 2 * window.slot_bytes)
             sram_top = max(sram_top, window.lo_bytes + 2 * window.slot_bytes)
             g += 1
+        overlay_windows_used.append((k, window.lo_bytes, 2 * window.slot_bytes))
         last_of_step[k] = (k, n_parts - 1)
         steps.append(PlanStep(k, op_index, op, op.label, op_counts(op), step_cycles, parts))
     ext = external_bytes_of(setup, src, src if copied else None)
@@ -222,14 +239,31 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
         ext[src] = spilled + setup.weights_bytes
     how = ("fixed double buffer above the activation peak" if version == "v1"
            else "all SRAM not used by live activations, per step")
+    constant_home = {name: (src if copied else (setup.weights_home.name if setup.weights_home else src))
+                     for name in setup.external_constants}
+    constant_home.update({name: FLASH for name in setup.flash_constants})
+    offsets = {name: (src_base if copied else 0) + off for name, off in image.items()}
+    buffers = placed_buffers(setup, constant_home, {**offsets, **setup.flash_offsets})
+    buffers += overlay_buffers(setup.sram_memory, overlay_windows_used)
     plan = finish_plan(setup, strategy, steps, transfers, ext, {
         "strategy": (f"{strategy}: MAC ops partitioned along output channels; {how}; slices copied from {src}"
                      + (f" (boot copy of {setup.weights_home.name})" if copied and setup.weights_home else "")
                      + f" by {eng}" + (", overlapping the CPU" if eng != "cpu" else ", in program order")),
         "overlays": f"{overlaid} ops overlaid in {g} partitions, {xip} ops read their constants in place",
-    }, extra_sram_bytes=sram_top, reasons=reasons)
-    plan.assumptions["overlay_buffer_bytes"] = str(buffer_bytes)
+    }, extra_sram_bytes=sram_top, reasons=reasons, buffers=buffers)
     return plan
+
+
+def overlay_buffers(memory: str, used: list[tuple[int, int, int]]) -> list[PlacedBuffer]:
+    """The double buffers of the overlaid steps, consecutive steps with the same geometry merged."""
+    out: list[PlacedBuffer] = []
+    for step, offset, size in used:
+        last = out[-1] if out else None
+        if last is not None and last.offset_bytes == offset and last.size_bytes == size:
+            out[-1] = PlacedBuffer(last.name, "overlay", memory, offset, size, last.first_step, step)
+        else:
+            out.append(PlacedBuffer(f"overlay@step{step}", "overlay", memory, offset, size, step, step))
+    return out
 
 
 def activation_intervals(setup: ExternalSetup) -> list[list[tuple[int, int]]]:
@@ -264,8 +298,5 @@ def _later(a: StepRef | None, b: StepRef | None, program: dict[StepRef, int]) ->
     return a if program[a] >= program[b] else b
 
 
-def overlay_buffer_bytes(plan: Plan) -> int:
-    return int(plan.assumptions.get("overlay_buffer_bytes", "0"))
-
-
-__all__ = ["VERSIONS", "plan_overlay", "overlay_windows", "overlay_buffer_bytes", "partition_overhead_cycles"]
+__all__ = ["VERSIONS", "plan_overlay", "overlay_candidates", "overlay_windows", "overlay_buffers",
+           "partition_overhead_cycles"]

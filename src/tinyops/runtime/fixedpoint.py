@@ -53,7 +53,7 @@ def _round_half_away(value: float) -> int:
     return int(math.floor(abs(value) + 0.5)) * (1 if value >= 0 else -1)
 
 
-def round_half_away(values: np.ndarray) -> np.ndarray:
+def round_half_away(values: np.ndarray | np.floating) -> np.ndarray:
     """Vectorized std::round (TfLiteRound) on float arrays."""
     return np.sign(values) * np.floor(np.abs(values) + 0.5)
 
@@ -64,7 +64,7 @@ def truncating_divide(numerator: IntArray, denominator: IntArray | int) -> IntAr
     return np.where((numerator < 0) != (np.asarray(denominator) < 0), -quotient, quotient)
 
 
-def saturating_rounding_doubling_high_mul(a: IntArray, b: IntArray | int) -> IntArray:
+def saturating_rounding_doubling_high_mul(a: IntArray | int, b: IntArray | int) -> IntArray:
     """gemmlowp SaturatingRoundingDoublingHighMul on int32 values held in int64 arrays."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)

@@ -7,7 +7,7 @@ lookup tables and reshaped weights), so ``run`` only moves arrays through prepar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, cast
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -148,17 +148,18 @@ class Interpreter:
         for index, array in zip(self._inputs, arrays):
             regs[index] = array
         for kernel, ins, outs in self._program:
-            results = kernel([regs[i] for i in ins])
+            # Registers of required inputs are set by now; absent optional operands stay None.
+            results = kernel(cast(list[np.ndarray], [regs[i] for i in ins]))
             for index, array in zip(outs, results):
                 regs[index] = array
         if trace:
             self.trace = {}
-            for index, array in enumerate(regs[:-1]):
-                if array is None or index in self._constants:
+            for index, value in enumerate(regs[:-1]):
+                if value is None or index in self._constants:
                     continue
-                self.trace[index] = array
-                self.trace[self.subgraph.tensors[index].name] = array
-        return [regs[i] for i in self._outputs]
+                self.trace[index] = value
+                self.trace[self.subgraph.tensors[index].name] = value
+        return cast(list[np.ndarray], [regs[i] for i in self._outputs])
 
     def run_batch(self, batches: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
         """Many inferences: one list of inputs each; outputs stacked on a new axis 0 (like the oracles).

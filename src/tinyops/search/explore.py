@@ -50,9 +50,9 @@ RowKey = tuple[str, str, str, str, str]  # ... + strategy
 
 def strategy_names() -> tuple[str, ...]:
     """Concrete strategies of the planning registry, in its order (simplest first)."""
-    from tinyops.planning import strategies
+    from tinyops.planning.plan import STRATEGIES
 
-    return tuple(strategies.BUILDERS)
+    return tuple(STRATEGIES)
 
 
 def format_width(width: float) -> str:
@@ -168,9 +168,9 @@ def model_facts(graph: Any, kernels: str, analysis: Any) -> ModelFacts:
             by_class[cls] += int(spec_for(op).count_macs(op))
     try:
         # The same call as the external strategies' activation layout, so the plan is shared.
-        from tinyops.planning.activations import PARTITION_SAFE_INPLACE
+        from tinyops.planning.activations import activation_memory_plan
 
-        arena = plan_memory(graph, kernels=kernels, inplace_kinds=PARTITION_SAFE_INPLACE).arena_bytes
+        arena = activation_memory_plan(graph, kernels, "tflm").arena_bytes
     except ImportError:
         arena = plan_memory(graph, kernels=kernels).arena_bytes
     return ModelFacts(counts.macs, counts.parameters, counts.weight_bytes,
@@ -207,19 +207,23 @@ def _assumptions(plan: Any) -> str:
 
 def evaluate_strategy(graph: Any, board: Any, strategy: str, kernels: str, analysis: Any) -> Outcome:
     """Plan ``graph`` on ``board``; simulate the plan if it is feasible (latency from the cost model)."""
-    from tinyops.planning import strategies
-    from tinyops.planning.plan import plan_internal
+    from tinyops.deploy import evaluate
+    from tinyops.planning.common import PlanOptions
+    from tinyops.planning.internal import plan_internal
+    from tinyops.planning.planners import applicable
     from tinyops.sim.simulator import simulate
 
-    if strategy not in strategies.applicable(board):
+    if strategy not in applicable(board):
         return Outcome(strategy, False, f"not applicable: {strategy} needs external memory and "
                                         f"{board.id} has none", assumptions=f"board {board.id} ({board.core})")
     try:
+        sim = None
         if strategy == "internal":
             # The analysis (serialized size included) is per model, not per board: reuse it.
-            plan = plan_internal(graph, board, kernels, None, analysis=analysis)
+            plan = plan_internal(graph, board, PlanOptions(kernels), analysis=analysis)
         else:
-            plan = strategies.build(graph, board, strategy, kernels)
+            evaluated = evaluate(graph, board, strategy, PlanOptions(kernels))
+            plan, sim = evaluated.plan, evaluated.sim
         outcome = Outcome(strategy, bool(plan.feasible), plan.reason, clock_mhz=float(plan.clock_mhz),
                           sram_bytes=int(plan.sram_bytes), flash_bytes=int(plan.flash_bytes),
                           external_bytes={k: int(v) for k, v in plan.external_bytes.items()},
@@ -234,7 +238,7 @@ def evaluate_strategy(graph: Any, board: Any, strategy: str, kernels: str, analy
                 outcome.reason = f"plan verification failed: {issues[0]}" + (
                     f" (+{len(issues) - 1} more)" if len(issues) > 1 else "")
                 return outcome
-            sim = simulate(plan)
+            sim = sim or simulate(plan)
             outcome.latency_ms, outcome.energy_mj = float(sim.latency_ms), float(sim.energy.total_mj)
             outcome.assumptions += "; plan verified (no buffer overlap, no DMA/compute race)"
         return outcome
@@ -244,17 +248,16 @@ def evaluate_strategy(graph: Any, board: Any, strategy: str, kernels: str, analy
 
 
 def choose_auto(outcomes: Sequence[Outcome]) -> Outcome:
-    """``auto``: the feasible outcome of lowest latency (ties: the simpler strategy, listed first)."""
-    feasible = [o for o in outcomes if o.feasible and o.latency_ms is not None]
-    listing = ", ".join(f"{o.strategy} " + (f"{o.latency_ms:.1f} ms" if o.latency_ms is not None else "infeasible")
-                        for o in outcomes)
-    if not feasible:
+    """``auto``: the deployment driver's selection (tinyops.deploy.select) over the outcomes."""
+    from tinyops.deploy.select import choose
+
+    choice = choose(outcomes)
+    if choice.index is None:
         reasons = "; ".join(f"{o.strategy}: {o.reason}" for o in outcomes)
         return Outcome(AUTO, False, f"no strategy is feasible ({reasons})")
-    best = min(feasible, key=lambda o: (round(o.latency_ms or 0.0, 9), outcomes.index(o)))
+    best = outcomes[choice.index]
     return Outcome(AUTO, True, None, best.latency_ms, best.energy_mj, best.clock_mhz, best.sram_bytes,
-                   best.flash_bytes, dict(best.external_bytes),
-                   f"auto (latency) chose {best.strategy} among {listing}; {best.assumptions}")
+                   best.flash_bytes, dict(best.external_bytes), f"{choice.note}; {best.assumptions}")
 
 
 def _fmt(value: float | int | None, digits: int = 4) -> str:

@@ -189,9 +189,9 @@ def run_tasks(plan: Plan, tasks: list[Task]) -> dict[str, float]:
         factor = {b: min(1.0, _bus_capacity(plan, b) / d) if d > 0 else 1.0 for b, d in demand.items()}
         speed = {tid: min([factor[b] for b in tasks[tid].bus_bytes if b in factor] or [1.0]) for tid in running}
         dt = min(tasks[tid].remaining * tasks[tid].duration_s / speed[tid] for tid in running)
-        for b, d in demand.items():
-            if d > 0:
-                busy[b] = busy.get(b, 0.0) + dt * min(d * factor[b], _bus_capacity(plan, b)) / _bus_capacity(plan, b)
+        for b, rate in demand.items():
+            if rate > 0:
+                busy[b] = busy.get(b, 0.0) + dt * min(rate * factor[b], _bus_capacity(plan, b)) / _bus_capacity(plan, b)
         now += dt
         finished = []
         for tid in running:

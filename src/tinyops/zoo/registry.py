@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from tinyops.errors import TinyOpsError
 from tinyops.ir import Graph
@@ -28,8 +28,9 @@ class Family:
         return self.default_classes is not None
 
 
-IMAGENET = dict(task="imagenet", default_resolution=(224, 224), default_classes=1000, default_input_channels=3)
-KWS = dict(task="kws", default_resolution=(49, 10), default_classes=12, default_input_channels=1,
+IMAGENET: dict[str, Any] = dict(task="imagenet", default_resolution=(224, 224), default_classes=1000,
+                               default_input_channels=3)
+KWS: dict[str, Any] = dict(task="kws", default_resolution=(49, 10), default_classes=12, default_input_channels=1,
            input_kind="spectrogram")
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (

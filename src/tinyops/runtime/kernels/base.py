@@ -18,7 +18,9 @@ from tinyops.ir.dtypes import DType
 from tinyops.ir.graph import Op, Tensor
 from tinyops.ops.registry import spec_for
 
-Arrays = Sequence["np.ndarray | None"]
+# A kernel's inputs in operand order. The interpreter fills every input the op reads; an absent
+# optional operand (e.g. a bias) arrives as None, which the kernels that take one test for.
+Arrays = Sequence[np.ndarray]
 PreparedKernel = Callable[[Arrays], list[np.ndarray]]
 Engine = Literal["tflm", "litert"]
 ENGINES: tuple[str, ...] = ("tflm", "litert")

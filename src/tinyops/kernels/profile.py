@@ -1,4 +1,4 @@
-"""Cost-model parameters: one TOML file per (core, kernel library) in ``tinyops/sim/params``.
+"""Cost profiles of the kernel libraries: one TOML file per (core, library) in ``tinyops/kernels/profiles``.
 
 The files are written by ``benchmarks/calibrate.py`` (the fit) and read here. Nothing numeric
 about a core or a kernel library lives in code: the cost model multiplies these coefficients
@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from tinyops.errors import TinyOpsError
+from tinyops.kernels.library import KERNEL_LIBRARIES
 
 # The linear coefficients the fit estimates, in the order of the feature vectors.
 COEFFICIENTS: tuple[str, ...] = (
@@ -26,7 +27,6 @@ COEFFICIENTS: tuple[str, ...] = (
     "cycles_per_element",          # pooling, elementwise, activation, data-movement ops
     "cycles_per_op",               # interpreter dispatch + kernel set-up, every op
 )
-KERNEL_LIBRARIES: tuple[str, ...] = ("tflm-reference", "cmsis-nn")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def params_file_name(core: str, kernels: str) -> str:
 
 
 def _params_dir() -> Any:
-    return resources.files("tinyops.sim").joinpath("params")
+    return resources.files("tinyops.kernels").joinpath("profiles")
 
 
 def available() -> list[tuple[str, str]]:

@@ -169,7 +169,7 @@ def _safe(name: str) -> str:
 
 def write_plots(rows: Sequence[Row], directory: Path) -> list[str]:
     """All figures into ``directory``; returns the paths written."""
-    from tinyops.commands.common import save_figure
+    from tinyops.backends.reports.figures import save_figure
 
     plt = _pyplot()
     written: list[str] = []

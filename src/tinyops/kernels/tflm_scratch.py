@@ -1,13 +1,12 @@
-"""Scratch buffers that kernels ask the arena for, per kernel library, in the order they ask.
+"""Scratch buffers TFLM's reference kernels ask the arena for, in the order they ask.
 
 TFLM plans each scratch request as its own buffer, live only during its op, added after all tensor
 buffers in the order the kernels' Prepare() calls request them. The order matters: TFLM's greedy
 planner breaks size ties by that order, so reproducing its arena needs the exact sequence.
 
-The figures for ``tflm-reference`` follow the Prepare() functions of TFLM's reference kernels
-(tensorflow/lite/micro/kernels/*.cc and signal/micro/kernels/*.cc): most request nothing.
-``cmsis-nn`` uses the single buffer the op registry knows (``OpSpec.scratch_bytes``).
-A stage that knows better can attach ``spec.hooks["scratch_requests"] = f(op, kernels) -> list[int]``.
+The figures follow the Prepare() functions of TFLM's reference kernels
+(tensorflow/lite/micro/kernels/*.cc and signal/micro/kernels/*.cc): most request nothing. They
+are checked against the TFLM interpreter's arena in ``tests/test_memory_tflm.py``.
 """
 
 from __future__ import annotations
@@ -18,13 +17,13 @@ from flatbuffers import flexbuffers
 
 from tinyops.ir.dtypes import DType
 from tinyops.ir.graph import Op, Tensor
-from tinyops.ops import spec_for
 
 INT32_BYTES = 4
 INT64_BYTES = 8
 # ADD_N stores one data pointer per input; TFLM's arena figures come from the 64-bit host build.
 HOST_POINTER_BYTES = 8
 
+# Bytes of each scratch request of one op, in request order.
 ScratchRule = Callable[[Op], list[int]]
 
 
@@ -138,16 +137,3 @@ TFLM_REFERENCE_RULES: dict[str, ScratchRule] = {
 TFLM_CUSTOM_RULES: dict[str, ScratchRule] = {
     "SignalRfft": _signal_rfft,
 }
-
-
-def scratch_requests(op: Op, kernels: str = "tflm-reference") -> list[int]:
-    """Bytes of each scratch buffer ``op`` requests from the arena, in request order."""
-    spec = spec_for(op)
-    hook = spec.hooks.get("scratch_requests")
-    if hook is not None:
-        return [int(b) for b in hook(op, kernels)]
-    if kernels == "tflm-reference":
-        rule = TFLM_CUSTOM_RULES.get(op.custom_code or "") if op.kind == "CUSTOM" else TFLM_REFERENCE_RULES.get(op.kind)
-        return rule(op) if rule is not None else []
-    single = int(spec.scratch_bytes(op, kernels))
-    return [single] if single > 0 else []

@@ -1,0 +1,162 @@
+"""One descriptor per kernel library: what a deployment built with it can run and what it needs.
+
+A :class:`KernelLibrary` holds, for one library, everything the pipeline must know about it:
+the runtime its kernels run under, the scratch buffers each op asks the arena for, the in-place
+kinds its kernels follow, which ops it can run (and which it only runs through a fallback), and
+its cost profile (``tinyops/kernels/profiles/<core>_<library>.toml``, fitted by
+``benchmarks/calibrate.py``). Analysis, the memory planner, the placement planners and the cost
+model all ask here; none re-derives it.
+
+``tinyops`` (the code generator's own kernels) gets its descriptor when that backend lands: it runs
+under the ``tinyops`` runtime and follows every in-place kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, get_args
+
+from tinyops.errors import TinyOpsError
+from tinyops.ir.graph import Op
+from tinyops.kernels.cmsis_scratch import CMSIS_NN_RULES
+from tinyops.kernels.tflm_scratch import TFLM_CUSTOM_RULES, TFLM_REFERENCE_RULES, ScratchRule
+from tinyops.ops import spec_for
+
+KernelLibraryName = Literal["tflm-reference", "cmsis-nn"]
+KERNEL_LIBRARIES: tuple[KernelLibraryName, ...] = get_args(KernelLibraryName)
+# The runtime a plan's arena is laid out for: TFLM's interpreter (stock kernels, its own arena
+# rules) or tinyops' generated code (which can follow every in-place kind).
+Runtime = Literal["tflm", "tinyops"]
+RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
+# In-place kinds (see tinyops.memory.inplace for the byte relation each one promises).
+InplaceKind = Literal["view", "elementwise", "depthwise", "pointwise", "pad"]
+INPLACE_KINDS: tuple[InplaceKind, ...] = get_args(InplaceKind)
+# TFLM's RESHAPE skips its copy when input and output share bytes, and its reference elementwise
+# loops read element i before writing element i: the only in-place kinds stock TFLM follows.
+TFLM_INPLACE_KINDS: tuple[InplaceKind, ...] = ("view", "elementwise")
+# Custom ops TFLM registers (micro_mutable_op_resolver.h: the signal library and detection
+# post-processing). "ethos-u" needs an Ethos-U NPU, which no Cortex-M board here has.
+TFLM_CUSTOM_OPS = frozenset({
+    "TFLite_Detection_PostProcess", "SignalDelay", "SignalEnergy", "SignalFftAutoScale", "SignalFilterBank",
+    "SignalFilterBankLog", "SignalFilterBankSquareRoot", "SignalFilterBankSpectralSubtraction", "SignalFramer",
+    "SignalIrfft", "SignalOverlapAdd", "SignalPCAN", "SignalRfft", "SignalStacker", "SignalWindow",
+})
+NPU_CUSTOM_OPS = frozenset({"ethos-u"})
+
+SupportStatus = Literal["native", "fallback", "estimate", "unsupported"]
+
+
+@dataclass(frozen=True)
+class OpSupport:
+    """Whether a library runs one op: ``native``/``fallback`` are costed, ``estimate`` is costed
+    with stated assumptions (``reason``), ``unsupported`` makes a plan infeasible."""
+
+    status: SupportStatus
+    library: str  # the library whose kernel runs it (a fallback's name for fallbacks)
+    reason: str | None = None
+
+    @property
+    def runnable(self) -> bool:
+        return self.status != "unsupported"
+
+
+@dataclass(frozen=True)
+class KernelLibrary:
+    name: KernelLibraryName
+    runtime: Runtime
+    inplace_kinds: tuple[InplaceKind, ...]
+    # op kind -> scratch rule for the ops this library implements itself.
+    scratch_rules: Mapping[str, ScratchRule]
+    custom_scratch_rules: Mapping[str, ScratchRule] = field(default_factory=dict)
+    # Ops the library lacks run on this library's kernels (CMSIS-NN inside TFLM: the reference ones).
+    fallback: KernelLibrary | None = None
+    # Data types the library's own kernels take; other ops go to the fallback.
+    native_dtypes: tuple[str, ...] | None = None  # None: any
+    description: str = ""
+
+    def implements(self, op: Op) -> bool:
+        """The library has its own kernel for ``op`` (kind and data type)."""
+        if self.fallback is None:
+            return True
+        if op.kind not in self.scratch_rules:
+            return False
+        data = op.input(0)
+        return self.native_dtypes is None or data is None or data.dtype.value in self.native_dtypes
+
+    def kernel_library_for(self, op: Op) -> KernelLibrary:
+        return self if self.implements(op) or self.fallback is None else self.fallback.kernel_library_for(op)
+
+    def scratch_requests(self, op: Op) -> list[int]:
+        """Bytes of each scratch buffer ``op`` asks the arena for, in request order."""
+        lib = self.kernel_library_for(op)
+        if op.kind == "CUSTOM":
+            rule = lib.custom_scratch_rules.get(op.custom_code or "")
+        else:
+            rule = lib.scratch_rules.get(op.kind)
+        return [int(b) for b in rule(op)] if rule is not None else []
+
+    def scratch_bytes(self, op: Op) -> int:
+        """Scratch of ``op`` in total (all its requests are live during the op)."""
+        return sum(self.scratch_requests(op))
+
+    def support(self, op: Op) -> OpSupport:
+        """Can a deployment built with this library run ``op``? (see :class:`OpSupport`; the
+        reason does not name the op: callers prefix its index and kind)."""
+        if op.kind == "CUSTOM":
+            code = op.custom_code or ""
+            if code in NPU_CUSTOM_OPS:
+                return OpSupport("unsupported", self.name,
+                                 f"an Ethos-U NPU command stream; {self.name} runs on the CPU and has no kernel "
+                                 f"for it (plan the model before Vela compiles it)")
+            if code not in TFLM_CUSTOM_OPS:
+                return OpSupport("unsupported", self.name, f"custom op {code!r} has no kernel in {self.name} "
+                                                           f"(TFLM registers no such op)")
+        lib = self.kernel_library_for(op)
+        spec = spec_for(op)
+        if spec.opaque:
+            return OpSupport("estimate", lib.name,
+                             f"{lib.name} runs it, but the cost model has no rule for it; costed as one pass over "
+                             f"its output elements (a lower bound)")
+        if lib is not self:
+            data = op.input(0)
+            dtype = data.dtype.value if data is not None else "?"
+            why = (f"{self.name} has no {dtype} kernel" if op.kind in self.scratch_rules
+                   else f"{self.name} has no kernel for {op.kind}")
+            if data is not None and data.dtype.is_float and spec.category in ("conv", "depthwise", "fc"):
+                return OpSupport("estimate", lib.name,
+                                 f"{why}; TFLM runs {lib.name}'s kernel, costed with {self.name}'s int8 "
+                                 f"coefficients (an underestimate)")
+            return OpSupport("fallback", lib.name, f"{why}; runs {lib.name}'s kernel")
+        return OpSupport("native", self.name)
+
+
+TFLM_REFERENCE = KernelLibrary(
+    "tflm-reference", "tflm", TFLM_INPLACE_KINDS, TFLM_REFERENCE_RULES, TFLM_CUSTOM_RULES,
+    description="TFLM's portable reference kernels (tensorflow/lite/micro/kernels)")
+CMSIS_NN = KernelLibrary(
+    "cmsis-nn", "tflm", TFLM_INPLACE_KINDS, CMSIS_NN_RULES, fallback=TFLM_REFERENCE,
+    native_dtypes=("int8", "int16"),
+    description="Arm CMSIS-NN kernels inside TFLM (kernels/cmsis_nn); other ops use the reference kernels")
+# The slot for tinyops' own kernels (the C code generator, backends/c): add "tinyops" to
+# KernelLibraryName, define TINYOPS = KernelLibrary("tinyops", "tinyops", INPLACE_KINDS, <its scratch
+# rules>, fallback=None, native_dtypes=("int8",)), give it cost profiles
+# (profiles/<core>_tinyops.toml) and list it here: analysis, memory planning, the planners and the
+# cost model then take its scratch, in-place kinds and supported ops from it.
+LIBRARIES: dict[str, KernelLibrary] = {lib.name: lib for lib in (TFLM_REFERENCE, CMSIS_NN)}
+
+
+def kernel_library(name: str) -> KernelLibrary:
+    """The descriptor of library ``name`` (a user error names the known ones)."""
+    lib = LIBRARIES.get(name)
+    if lib is None:
+        raise TinyOpsError(f"unknown kernel library {name!r}; known: {', '.join(KERNEL_LIBRARIES)}")
+    return lib
+
+
+def scratch_requests(op: Op, kernels: str = "tflm-reference") -> list[int]:
+    return kernel_library(kernels).scratch_requests(op)
+
+
+__all__ = ["CMSIS_NN", "INPLACE_KINDS", "KERNEL_LIBRARIES", "KernelLibrary", "KernelLibraryName", "InplaceKind",
+           "LIBRARIES", "OpSupport", "RUNTIMES", "Runtime", "TFLM_INPLACE_KINDS", "TFLM_REFERENCE", "kernel_library",
+           "scratch_requests"]
