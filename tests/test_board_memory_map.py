@@ -109,3 +109,15 @@ def test_board_error_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(BoardError) as caught:
         load_board(str(write(tmp_path, USER_TOML.replace("peripheral = true\n", "peripheral = 3\n"))))
     assert "\n" not in str(caught.value) and "dma[0].peripheral" in str(caught.value)
+
+
+def test_boards_show_lists_bases_and_dma_capabilities_at_100_columns() -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "tinyops.cli", "boards", "show", "stm32f746g-disco"],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "100"})
+    assert done.returncode == 0, done.stderr
+    assert "at 0x08000000" in done.stdout and "0xC0000000" in done.stdout and "memory-to-memory" in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= 100

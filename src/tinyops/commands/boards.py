@@ -60,7 +60,9 @@ def _show(args: argparse.Namespace) -> int:
         payload["sources"] = dict(board.sources)
         print_json(payload)
         return 0
-    console = make_console()
+    from tinyops.backends.reports.tables import Column, make_report_console, print_table
+
+    console = make_report_console()
     console.print(f"[bold]{board.name}[/bold] ({board.id}, configuration: {board.configuration})")
     console.print(f"{board.mcu}, Cortex-{board.core} up to {board.max_clock_mhz:g} MHz, "
                   f"I-cache {board.icache_bytes} B, D-cache {board.dcache_bytes} B")
@@ -72,19 +74,25 @@ def _show(args: argparse.Namespace) -> int:
                      "yes" if region.dma_reachable else "no", "yes" if region.usable_for_data else "no")
     console.print(sram)
     flash = board.internal_flash
-    console.print(f"Internal flash: {_kib(flash.size_bytes)}, {flash.accelerator}, "
+    console.print(f"Internal flash: {_kib(flash.size_bytes)} at 0x{flash.base:08X}, {flash.accelerator}, "
                   f"{flash.wait_states_at(board.max_clock_mhz)} wait states at {board.max_clock_mhz:g} MHz")
     if board.external_memories:
-        external = Table(title="External memory", title_justify="left")
-        for column in ("name", "kind", "size", "bus", "clock", "read MB/s", "write MB/s", "latency ns",
-                       "mapped", "power mW"):
-            external.add_column(column)
-        for m in board.external_memories:
-            external.add_row(m.name, m.kind, f"{m.size_bytes / (1 << 20):g} MB", f"{m.bus_width_bits} bit",
-                             f"{m.clock_mhz:g} MHz", f"{m.read_bandwidth_mb_s:g}", f"{m.write_bandwidth_mb_s:g}",
-                             f"{m.first_access_latency_ns:g}", "yes" if m.memory_mapped else "no",
-                             f"{m.active_power_mw:g}")
-        console.print(external)
+        columns = [Column("name", "left", key=True), Column("kind", "left", key=True), Column("base", key=True),
+                   Column("size", key=True), Column("bus", drop_rank=3), Column("clock", drop_rank=4),
+                   Column("read MB/s", key=True), Column("write MB/s", drop_rank=2),
+                   Column("latency ns", drop_rank=1), Column("mapped", drop_rank=5), Column("power mW", drop_rank=6)]
+        rows = [[m.name, m.kind, f"0x{m.base:08X}" if m.base is not None else "-", f"{m.size_bytes / (1 << 20):g} MB",
+                 f"{m.bus_width_bits} bit", f"{m.clock_mhz:g} MHz", f"{m.read_bandwidth_mb_s:g}",
+                 f"{m.write_bandwidth_mb_s:g}", f"{m.first_access_latency_ns:g}", "yes" if m.memory_mapped else "no",
+                 f"{m.active_power_mw:g}"] for m in board.external_memories]
+        print_table(console, columns, rows, title="External memory")
+    if board.dma_engines:
+        columns = [Column("engine", "left", key=True), Column("channels", key=True),
+                   Column("memory-to-memory", key=True), Column("peripheral", key=True),
+                   Column("reaches", "left", key=True, wrap=True)]
+        rows = [[d.name, str(d.channels), "yes" if d.memory_to_memory else "no", "yes" if d.peripheral else "no",
+                 ", ".join(d.reaches)] for d in board.dma_engines]
+        print_table(console, columns, rows, title="DMA engines (planners copy with the first able one)")
     power = board.power
     console.print(f"Power: run {power.run_mw:g} mW at {power.run_clock_mhz:g} MHz ({power.scope}), "
                   f"{power.sleep_mode} {power.sleep_mw:g} mW")

@@ -132,7 +132,7 @@ def render_rows(rows: list[Row], title: str, caption: str, console: Any) -> None
 
     columns = [Column("strategy", "left", key=True), Column("feasible", key=True), Column("latency ms", key=True),
                Column("energy mJ", key=True), Column("SRAM B", key=True), Column("x compute bound", drop_rank=2),
-               Column("int. flash B", drop_rank=3), Column("external B", "left", drop_rank=6),
+               Column("int. flash B", drop_rank=3), Column("external B", "left", drop_rank=6, wrap=True),
                Column("DMA B", drop_rank=4), Column("overlay buf B", drop_rank=5), Column("partitions", drop_rank=7)]
     table_rows = []
     for r in rows:

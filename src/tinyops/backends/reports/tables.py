@@ -28,6 +28,7 @@ class Column:
     justify: Literal["left", "right", "center"] = "right"
     key: bool = False  # never left out
     drop_rank: int = 0  # secondary columns: the highest rank is left out first
+    wrap: bool = False  # free text that may wrap onto more lines when the table is still too wide
 
 
 def report_width() -> int:
@@ -66,13 +67,21 @@ def _column_width(column: Column, cells: Sequence[str]) -> int:
     return max(widest_cell, _header_width(column.header))
 
 
+def _narrowest(column: Column, cells: Sequence[str]) -> int:
+    """A wrapping column's least width: its longest word."""
+    words = [len(word) for cell in cells for word in cell.split()]
+    return max(max(words, default=1), _header_width(column.header))
+
+
 def fit_columns(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int) -> list[int]:
     """Indices of the columns that fit ``width``: every key column, then secondary ones by rank."""
     widths = [_column_width(c, [row[i] for row in rows]) for i, c in enumerate(columns)]
     kept = list(range(len(columns)))
 
+    least = [_narrowest(c, [row[i] for row in rows]) if c.wrap else widths[i] for i, c in enumerate(columns)]
+
     def total(indices: list[int]) -> int:
-        return sum(widths[i] + _BORDER_PER_COLUMN for i in indices) + _BORDER_END
+        return sum(least[i] + _BORDER_PER_COLUMN for i in indices) + _BORDER_END
 
     def empty(i: int) -> bool:  # a column of zeros says nothing: it goes first
         return all(row[i].strip() in ("0", "-", "") for row in rows)
@@ -93,6 +102,13 @@ def print_table(console: Any, columns: Sequence[Column], rows: Sequence[Sequence
 
     kept = fit_columns(columns, rows, console.width)
     widths = [_column_width(c, [row[i] for row in rows]) for i, c in enumerate(columns)]
+    excess = sum(widths[i] + _BORDER_PER_COLUMN for i in kept) + _BORDER_END - console.width
+    for i in kept:  # still too wide: free-text columns wrap
+        if excess > 0 and columns[i].wrap:
+            least = _narrowest(columns[i], [row[i] for row in rows])
+            cut = min(excess, widths[i] - least)
+            widths[i] -= cut
+            excess -= cut
     table = Table(title=title, caption=caption, title_justify="left", header_style="bold")
     for i in kept:
         # Each column exactly as wide as its widest cell (headers wrap at spaces): nothing is cut.
