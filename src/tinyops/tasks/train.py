@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 TASK_METADATA_KEY = "tinyops_task"  # TFLite metadata: task, labels, feature preset, recipe, scores
 CALIBRATION_BATCHES = 8
+CALIBRATION_EPOCH = 1_000_000  # augmentation seed of the calibration pass
 DataSet = SpeechCommands | VisualWakeWords | AnomalyClips
 
 
@@ -293,8 +294,9 @@ def _calibrate(net: Any, data: TaskData, recipe: Recipe, seed: int) -> None:
     mode = net.mode
     net.eval()
     net.set_mode("calibrate")
+    data.train.reseed(CALIBRATION_EPOCH)  # the same draws whether or not the run was resumed
     with torch.no_grad():
-        for index, (inputs, _) in enumerate(_loader(data.train, recipe.batch_size, True, seed, -1)):
+        for index, (inputs, _) in enumerate(_loader(data.train, recipe.batch_size, True, seed, CALIBRATION_EPOCH)):
             if index >= CALIBRATION_BATCHES:
                 break
             net(inputs.float())
