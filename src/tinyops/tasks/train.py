@@ -81,15 +81,15 @@ def load_task_data(task: TaskName, root: str | Path, recipe: Recipe, image_size:
         validation = open_split("ad", root, "test", preset, ad_target=target, seed=seed,
                                 machine_ids=train_ad.machine_ids)
         if target == "reconstruction":
-            shape: tuple[int, ...] = (int(np.prod(preset.shape)),)
+            ad_shape: tuple[int, ...] = (int(np.prod(preset.shape)),)
             labels: tuple[str, ...] = ()
         else:
-            shape = (1,) + preset.shape
+            ad_shape = (1,) + preset.shape
             labels = tuple(train_ad.machine_ids)
             if len(labels) < 2:
                 raise TinyOpsError(f"{root}: the machine-ID classifier needs at least 2 machine IDs, found "
                                    f"{len(labels)}")
-        return TaskData("ad", train_ad, validation, labels, shape, preset.name, recipe.ad_form)
+        return TaskData("ad", train_ad, validation, labels, ad_shape, preset.name, recipe.ad_form)
     raise TinyOpsError(f"unknown task {task!r}; choose kws, vww or ad")
 
 
@@ -221,8 +221,8 @@ def _loader(dataset: DataSet, batch_size: int, shuffle: bool, seed: int, epoch: 
     import torch
 
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                                       num_workers=0)  # type: ignore[arg-type]
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,  # type: ignore[arg-type]
+                                       generator=generator, num_workers=0)
 
 
 def _train_epoch(net: Any, data: TaskData, recipe: Recipe, optimizer: Any, epoch: int, seed: int, teacher: Any,
