@@ -62,3 +62,40 @@ def dequantize_output(graph: Graph, values: np.ndarray, index: int = 0) -> np.nd
         return np.asarray(values, np.float32)
     scale, zero_point = float(tensor.quantization.scale[0]), int(tensor.quantization.zero_point[0])
     return ((np.asarray(values, np.float64) - zero_point) * scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class QuantizationScore:
+    """A quantized model against its float original on the same samples (tinyops runtime for both)."""
+
+    agreement: Agreement
+    float_accuracy: float | None  # with labels: top-1 of the float model
+    quantized_accuracy: float | None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        record: dict[str, float | int | None] = dict(self.agreement.as_dict())
+        record["float_accuracy"] = None if self.float_accuracy is None else round(self.float_accuracy, 4)
+        record["quantized_accuracy"] = None if self.quantized_accuracy is None else round(self.quantized_accuracy, 4)
+        return record
+
+
+def score_quantization(float_graph: Graph, quantized_graph: Graph, samples: Sequence[Sequence[np.ndarray]],
+                       labels: np.ndarray | None = None) -> QuantizationScore:
+    """SQNR and top-1 agreement of the first outputs; accuracy of both models when labels are given."""
+    from tinyops.runtime.interpreter import Interpreter
+
+    reference = Interpreter(float_graph).run_batch([[np.asarray(x, np.float32) for x in s] for s in samples])[0]
+    raw = Interpreter(quantized_graph).run_batch(quantize_inputs(quantized_graph, samples))[0]
+    approximation = dequantize_output(quantized_graph, raw)
+    score = agreement(reference, approximation)
+    if labels is None:
+        return QuantizationScore(score, None, None)
+    truth = np.asarray(labels).reshape(-1)
+    if truth.size != len(samples):
+        from tinyops.errors import TinyOpsError
+
+        raise TinyOpsError(f"{truth.size} labels for {len(samples)} samples; give one integer class per sample")
+    flat_reference = reference.reshape(len(samples), -1)
+    flat_quantized = approximation.reshape(len(samples), -1)
+    return QuantizationScore(score, float(np.mean(flat_reference.argmax(axis=1) == truth)),
+                             float(np.mean(flat_quantized.argmax(axis=1) == truth)))
