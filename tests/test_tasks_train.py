@@ -146,3 +146,32 @@ def test_micronets_kws_rebuilt_from_published_architectures(name: str, mops: flo
     graph = build_arch(published(name))
     assert 2 * analyze(graph).totals.macs / 1e6 == pytest.approx(mops, rel=0.03)
     assert len(to_tflite_bytes(graph)) / 1000 == pytest.approx(flash_kb, rel=0.10)
+
+
+def test_four_bit_weights_and_distillation(small_kws_tree: Path) -> None:
+    from tinyops.quant.qat import QatConfig
+
+    recipe = with_overrides(get_recipe("mlperf-kws"), epochs=2, batch_size=16, learning_rate=0.01)
+    data = load_task_data("kws", small_kws_tree, recipe)
+    graph = model_for("kws", data, family="dscnn-s", width=0.25)
+    teacher = train("kws", graph, data, recipe).model
+    student = train("kws", graph, data, recipe, qat=True, qat_config=QatConfig(weight_bits=4), teacher=teacher)
+    weights = [op.inputs[1].data for op in student.int8_graph.main.ops if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert weights and all(np.abs(w).max() <= 7 for w in weights)  # 4-bit values in int8 tensors
+    # The exported 4-bit model still computes what the fake-quant forward computes.
+    model = student.model
+    inputs = np.stack([data.validation[i][0] for i in range(len(data.validation))])
+    with torch.no_grad():
+        fake = torch.softmax(model(torch.from_numpy(inputs)), dim=1).numpy()
+    ours = graph_predictor(student.int8_graph)(inputs)
+    assert np.abs(ours - fake).max() <= 4 / 256  # softmax outputs: a few 1/256 LSBs
+
+
+def test_vww_pipeline_runs_end_to_end(tmp_path: Path) -> None:
+    tree = synthetic.write_vww_tree(tmp_path / "vww", per_class=6, size=24)
+    recipe = with_overrides(get_recipe("mlperf-vww"), epochs=1, batch_size=8)
+    data = load_task_data("vww", tree, recipe, image_size=24, image_channels=1)
+    result = train("vww", model_for("vww", data, family="mobilenetv1", width=0.25), data, recipe, qat=True)
+    assert tuple(result.int8_graph.main.inputs[0].shape) == (1, 24, 24, 1)
+    scored = evaluate("vww", data.validation, graph_predictor(result.int8_graph), "runtime", data.labels)
+    assert scored.samples == 1 and scored.labels == ["non_person", "person"]
