@@ -32,9 +32,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-samples", type=int, default=None, help="use at most this many calibration samples")
     p.add_argument("--image-scale", type=float, default=1.0, help="image preprocessing: real = pixel*scale+offset")
     p.add_argument("--image-offset", type=float, default=0.0)
-    p.add_argument("--evaluate", metavar="DATA", help="score the result against the float model on these samples "
-                   "(same formats as --calibration; default: the calibration samples)")
-    p.add_argument("--labels", metavar="LABELS.npy", help="one integer class per evaluated sample: report accuracy")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(handler=run)
@@ -57,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
                                args.max_samples)
     config = PtqConfig(method=args.method, per_channel=not args.per_tensor, int8_io=args.int8_io)
     result = _quantize_with_progress(graph, samples, args, config)
-    score = _score(graph, result.graph, samples, args)
     write_atomically(output, result.payload)
     summary = {
         "model": str(args.model), "output": str(output), "scheme": args.scheme, "method": args.method,
@@ -65,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
         "calibration_samples": result.report.calibration_samples, "ops": len(result.graph.main.ops),
         "folded_or_fused_ops": result.report.folded_ops, "file_bytes": len(result.payload),
         "format": "tinyops container" if result.container else "tflite", "costs": result.costs,
-        "versus_float": score,
     }
     if args.json:
         from tinyops.commands.common import print_json
@@ -74,26 +69,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(summary)
     return 0
-
-
-def _score(graph, quantized, calibration, args: argparse.Namespace) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    """SQNR / top-1 agreement against the float model (and accuracy given labels), tinyops runtime."""
-    import numpy as np
-
-    from tinyops.quant.evaluate import score_quantization
-
-    samples = calibration if args.evaluate is None else load_calibration(
-        args.evaluate, graph, ImagePreprocessing(args.image_scale, args.image_offset), args.max_samples)
-    labels = None
-    if args.labels is not None:
-        try:
-            labels = np.load(args.labels, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise TinyOpsError(f"{args.labels}: not a readable .npy of labels ({exc})") from None
-    record: dict[str, object] = dict(score_quantization(graph, quantized, samples, labels).as_dict())
-    record["evaluated_on"] = "calibration samples" if args.evaluate is None else str(args.evaluate)
-    record["engine"] = "tinyops runtime"
-    return record
 
 
 def _quantize_with_progress(graph, samples, args: argparse.Namespace, config: PtqConfig):  # type: ignore[no-untyped-def]
@@ -113,11 +88,9 @@ def _print_table(summary: dict) -> None:  # type: ignore[type-arg]
 
     table = Table(title=f"tinyops quantize: {summary['output']}", show_header=False)
     for key, value in summary.items():
-        if key in ("costs", "versus_float"):
+        if key == "costs":
             continue
         table.add_row(key, str(value))
-    for key, value in summary["versus_float"].items():
-        table.add_row(f"versus float: {key}", str(value))
     for key, value in summary["costs"].items():
         if key != "scheme":
             table.add_row(f"cost: {key}", f"{value:,}" if isinstance(value, int) else str(value))
