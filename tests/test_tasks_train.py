@@ -175,3 +175,16 @@ def test_vww_pipeline_runs_end_to_end(tmp_path: Path) -> None:
     assert tuple(result.int8_graph.main.inputs[0].shape) == (1, 24, 24, 1)
     scored = evaluate("vww", data.validation, graph_predictor(result.int8_graph), "runtime", data.labels)
     assert scored.samples == 1 and scored.labels == ["non_person", "person"]
+
+
+def test_resume_from_a_checkpoint_of_another_model_is_one_line(small_kws_tree: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    checkpoint = tmp_path / "m.ckpt"
+    base = ["train", "--task", "kws", "--data", str(small_kws_tree), "--epochs", "1", "--batch-size", "32",
+            "--checkpoint", str(checkpoint), "--json"]
+    recipe = with_overrides(get_recipe("mlperf-kws"), epochs=1, batch_size=32)
+    data = load_task_data("kws", small_kws_tree, recipe)
+    train("kws", model_for("kws", data, family="dscnn-s", width=0.25), data, recipe, checkpoint=checkpoint)
+    assert checkpoint.exists()
+    assert main(base + ["--family", "dscnn-s", "--width", "0.5", "--resume", "--output", str(tmp_path / "m.tflite")]) == 2
+    assert "another model" in capsys.readouterr().err

@@ -196,9 +196,13 @@ def _train(task: TaskName, model: Graph, data: TaskData, recipe: Recipe, qat: bo
     float_validation: float | None = None
     if resume and checkpoint is not None and checkpoint.exists():
         state = _load_checkpoint(checkpoint)
-        net.load_state_dict(state["model"])
+        try:
+            net.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError):
+            raise TinyOpsError(f"{checkpoint}: was written for another model or recipe; delete it or drop "
+                               "--resume") from None
         net.set_mode(state["mode"])
-        optimizer.load_state_dict(state["optimizer"])
         history = [EpochRecord(**record) for record in state["history"]]
         float_validation = state["float_validation"]
         first_epoch = int(state["epoch"]) + 1
