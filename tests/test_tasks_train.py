@@ -124,6 +124,14 @@ def test_cli_train_and_eval(small_kws_tree: Path, tmp_path: Path, capsys: pytest
     assert main(["eval", "--task", "kws", str(output), "--data", str(small_kws_tree), "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
     assert scored["samples"] == 12 and len(scored["confusion"]) == 12 and 0.0 <= scored["accuracy"] <= 1.0
+    assert main(["eval", "--task", "kws", str(output), "--data", str(small_kws_tree), "--float",
+                 str(tmp_path / "kws.pt"), "--json"]) == 0
+    float_score = json.loads(capsys.readouterr().out)["float"]
+    assert float_score["engine"] == "torch (float)" and float_score["samples"] == 12
+    student = ["train", "--task", "kws", "--family", "dscnn-s", "--width", "0.25", "--data", str(small_kws_tree),
+               "--epochs", "1", "--batch-size", "16", "--teacher", str(tmp_path / "kws.pt"), "--output",
+               str(tmp_path / "student.tflite"), "--json"]
+    assert main(student) == 0 and json.loads(capsys.readouterr().out)["epochs"] == 1
     # Bad input: one line, exit 2, nothing overwritten.
     before = output.read_bytes()
     assert main(args) == 2

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tinyops.errors import TinyOpsError
-from tinyops.ir import Graph, Quantization
+from tinyops.ir import DType, Graph, Quantization
 from tinyops.zoo.torch_export import _require_torch, to_torch
 
 Mode = Literal["float", "calibrate", "qat"]
@@ -266,6 +266,25 @@ def _activate(functional: Any, x: Any, activation: str) -> Any:
 def output_params(model: Any) -> tuple[float, int]:
     """(scale, zero point) of the model's logits (classifiers) or output."""
     return model.params(model.logits_name)  # type: ignore[no-any-return]
+
+
+def export_float(model: Any, graph: Graph) -> Graph:
+    """A copy of ``graph`` with the model's BN-folded float weights and biases (no quantization):
+    the float model ``zoo.torch_export.save_torch`` writes, scored beside the int8 one."""
+    torch = _require_torch()
+    exported = copy.deepcopy(graph)
+    with torch.no_grad():
+        for step, op in zip(model.steps, exported.main.ops):
+            if step.kind not in ("conv", "linear"):
+                continue
+            weight, bias = (t.numpy().astype(np.float32) for t in model.folded(step.module))
+            if step.kind == "conv":
+                depthwise = op.kind == "DEPTHWISE_CONV_2D"
+                weight = np.transpose(weight, (1, 2, 3, 0)) if depthwise else np.transpose(weight, (0, 2, 3, 1))
+            for tensor, values in ((op.inputs[1], weight), (op.inputs[2], bias)):
+                assert tensor is not None
+                tensor.data, tensor.quantization, tensor.dtype = np.ascontiguousarray(values), None, DType.FLOAT32
+    return exported
 
 
 def export_int8(model: Any, graph: Graph) -> Graph:
