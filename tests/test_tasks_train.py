@@ -148,8 +148,9 @@ def test_cli_train_and_eval(small_kws_tree: Path, tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.parametrize("name,mops,flash_kb", [("micronet-kws-s", 16.4, 102), ("micronet-kws-m", 30.6, 163),
-                                                ("micronet-kws-l", 129, 612)])
-def test_micronets_kws_rebuilt_from_published_architectures(name: str, mops: float, flash_kb: float) -> None:
+                                                ("micronet-kws-l", 129, 612), ("micronet-ad-s", 37.5, 253),
+                                                ("micronet-ad-m", 124.7, 464)])
+def test_micronets_rebuilt_from_published_architectures(name: str, mops: float, flash_kb: float) -> None:
     """MicroNets v6 Table 4: ops (2 x MACs) within 3%, .tflite size within 10%."""
     graph = build_arch(published(name))
     assert 2 * analyze(graph).totals.macs / 1e6 == pytest.approx(mops, rel=0.03)

@@ -29,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--image-size", type=int, default=96, help="VWW input size (square)")
     p.add_argument("--grayscale", action="store_true", help="VWW: one-channel input")
+    p.add_argument("--time-shift-ms", type=float, default=0.0,
+                   help="KWS: random time shift of training clips up to this (Hello Edge 100; MLPerf 0)")
     p.add_argument("--teacher", metavar="T.pt", help="knowledge distillation from a classifier saved as a "
                    "torch.export program with the same input (e.g. by tinyops train --torch)")
     p.add_argument("--seed", type=int, default=0)
@@ -60,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"{args.torch}: already exists; choose another --torch or pass --force")
     recipe = with_overrides(get_recipe(args.recipe or DEFAULT_RECIPE[args.task], args.task), args.epochs,
                             args.batch_size, args.learning_rate)
-    data = load_task_data(args.task, args.data, recipe, args.image_size, 1 if args.grayscale else 3, args.seed)
+    if not 0.0 <= args.time_shift_ms <= 500.0:
+        raise TinyOpsError(f"--time-shift-ms must be in 0..500, got {args.time_shift_ms}")
+    data = load_task_data(args.task, args.data, recipe, args.image_size, 1 if args.grayscale else 3, args.seed,
+                          args.time_shift_ms)
     graph = model_for(args.task, data, args.family, args.width, args.arch, args.seed)
     teacher = exported_teacher(args.teacher) if args.teacher else None
     checkpoint = Path(args.checkpoint) if args.checkpoint else output.with_suffix(".ckpt")

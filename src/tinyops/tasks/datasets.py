@@ -299,8 +299,8 @@ TaskName = Literal["kws", "vww", "ad"]
 
 def open_split(task: TaskName, root: str | Path, split: Split, preset: FeaturePreset | None = None,
                input_shape: Sequence[int] | None = None, ad_target: Literal["reconstruction", "machine_id"] =
-               "reconstruction", augment: bool = False, seed: int = 0,
-               machine_ids: list[str] | None = None) -> SpeechCommands | VisualWakeWords | AnomalyClips:
+               "reconstruction", augment: bool = False, seed: int = 0, machine_ids: list[str] | None = None,
+               time_shift_ms: float = 0.0) -> SpeechCommands | VisualWakeWords | AnomalyClips:
     """The data set of ``task`` for one split (AD has train and test only: validation is test)."""
     folder = Path(root)
     if not folder.is_dir():
@@ -308,7 +308,8 @@ def open_split(task: TaskName, root: str | Path, split: Split, preset: FeaturePr
     if task == "kws":
         mfcc_preset = preset if isinstance(preset, MfccPreset) else get_preset("mlperf-kws")
         assert isinstance(mfcc_preset, MfccPreset)
-        return SpeechCommands(folder, split, mfcc_preset, KwsAugmentation() if augment else None, seed=seed)
+        augmentation = KwsAugmentation(time_shift_ms=time_shift_ms) if augment else None
+        return SpeechCommands(folder, split, mfcc_preset, augmentation, seed=seed)
     if task == "vww":
         shape = tuple(input_shape) if input_shape is not None else (3, 96, 96)
         return VisualWakeWords(folder, split, (shape[1], shape[2]), shape[0], augment, seed=seed)
