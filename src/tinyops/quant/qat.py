@@ -330,3 +330,68 @@ def export_int8(model: Any, graph: Graph) -> Graph:
             bias_tensor.quantization = Quantization(scale=bias_scale.astype(np.float32),
                                                     zero_point=np.zeros(bias_scale.size, np.int64), axis=0)
     return exported
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The exported int8 model (tinyops runtime) against the fake-quant forward, in output LSBs.
+
+    ``end_to_end_*``: the logits (classifiers) or output, each model fed its own activations.
+    ``layer_*``: every quantized op fed the runtime's own input codes, so one layer's rounding
+    difference does not propagate: this isolates export errors (scales, folding, padding) from
+    TFLM's double rounding in MultiplyByQuantizedMultiplier, which rounds the accumulator's
+    product to 2**shift times the output resolution first and so flips outputs lying within about
+    2**(shift - 1) / 2**31 of a half (a few per mille per layer), flips that then compound.
+    """
+
+    end_to_end_within_one_lsb: float
+    end_to_end_exact: float
+    top1_equal: float
+    layer_within_one_lsb: float
+    layer_exact: float
+    logits: int
+
+
+def agreement(model: Any, int8_graph: Graph, inputs: np.ndarray) -> Agreement:
+    """Compare on ``inputs`` (float, torch layout, batch first); the model must be in qat mode."""
+    torch = _require_torch()
+    from tinyops.runtime.interpreter import Interpreter
+
+    model.eval()
+    index = model.graph_tensor_index
+    interpreter = Interpreter(int8_graph)
+    scale_in, zero_in = model.params(model.input_name)
+    traces = []
+    for sample in inputs:
+        nhwc = np.transpose(sample, (1, 2, 0))[None] if sample.ndim == 3 else sample[None]
+        codes = np.clip(np.round(nhwc / scale_in) + zero_in, INT8_MIN, INT8_MAX).astype(np.int8)
+        interpreter.run([codes], trace=True)
+        traces.append({name: np.array(interpreter.trace[position]) for name, position in index.items()
+                       if position in interpreter.trace})
+
+    def stacked(name: str) -> np.ndarray:
+        values = np.stack([t[name].reshape(t[name].shape[1:]) for t in traces]).astype(np.int64)
+        return np.transpose(values, (0, 3, 1, 2)) if values.ndim == 4 else values
+
+    def codes_of(name: str, real: Any) -> np.ndarray:
+        scale, zero_point = model.params(name)
+        return np.round(real.numpy() / scale).astype(np.int64) + zero_point
+
+    def dequantized(name: str) -> Any:
+        scale, zero_point = model.params(name)
+        return torch.from_numpy(((stacked(name) - zero_point) * scale).astype(np.float32))
+
+    with torch.no_grad():
+        fake = codes_of(model.logits_name, model(torch.from_numpy(inputs.astype(np.float32))))
+        end = np.abs(stacked(model.logits_name) - fake)
+        top1 = float(np.mean(stacked(model.logits_name).argmax(axis=1) == fake.argmax(axis=1))) if fake.ndim == 2 \
+            and fake.shape[1] > 1 else 1.0
+        layer_diffs = []
+        for step in model.steps:
+            if step.kind not in ("conv", "linear") or step.output not in traces[0]:
+                continue
+            real = model._fake(step.output, model._run(step, [dequantized(step.inputs[0])]))
+            layer_diffs.append(np.abs(stacked(step.output) - codes_of(step.output, real)).reshape(-1))
+    layers = np.concatenate(layer_diffs) if layer_diffs else np.zeros(1, np.int64)
+    return Agreement(float(np.mean(end <= 1)), float(np.mean(end == 0)), top1, float(np.mean(layers <= 1)),
+                     float(np.mean(layers == 0)), int(end.size))
