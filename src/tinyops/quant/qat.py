@@ -333,7 +333,7 @@ def export_int8(model: Any, graph: Graph) -> Graph:
 
 
 @dataclass(frozen=True)
-class Agreement:
+class QatAgreement:
     """The exported int8 model (tinyops runtime) against the fake-quant forward, in output LSBs.
 
     ``end_to_end_*``: the logits (classifiers) or output, each model fed its own activations.
@@ -352,7 +352,7 @@ class Agreement:
     logits: int
 
 
-def agreement(model: Any, int8_graph: Graph, inputs: np.ndarray) -> Agreement:
+def agreement(model: Any, int8_graph: Graph, inputs: np.ndarray) -> QatAgreement:
     """Compare on ``inputs`` (float, torch layout, batch first); the model must be in qat mode."""
     torch = _require_torch()
     from tinyops.runtime.interpreter import Interpreter
@@ -393,5 +393,5 @@ def agreement(model: Any, int8_graph: Graph, inputs: np.ndarray) -> Agreement:
             real = model._fake(step.output, model._run(step, [dequantized(step.inputs[0])]))
             layer_diffs.append(np.abs(stacked(step.output) - codes_of(step.output, real)).reshape(-1))
     layers = np.concatenate(layer_diffs) if layer_diffs else np.zeros(1, np.int64)
-    return Agreement(float(np.mean(end <= 1)), float(np.mean(end == 0)), top1, float(np.mean(layers <= 1)),
+    return QatAgreement(float(np.mean(end <= 1)), float(np.mean(end == 0)), top1, float(np.mean(layers <= 1)),
                      float(np.mean(layers == 0)), int(end.size))
