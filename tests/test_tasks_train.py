@@ -188,3 +188,17 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(small_kws_tree: P
     assert checkpoint.exists()
     assert main(base + ["--family", "dscnn-s", "--width", "0.5", "--resume", "--output", str(tmp_path / "m.tflite")]) == 2
     assert "another model" in capsys.readouterr().err
+
+
+def test_learned_activation_ranges_train_and_export(small_kws_tree: Path) -> None:
+    from tinyops.quant.qat import QatConfig
+
+    recipe = with_overrides(get_recipe("mlperf-kws"), epochs=3, batch_size=16, learning_rate=0.01)
+    data = load_task_data("kws", small_kws_tree, recipe)
+    graph = model_for("kws", data, family="dscnn-s", width=0.25)
+    result = train("kws", graph, data, recipe, qat=True, qat_config=QatConfig(ranges="learned"))
+    model = result.model
+    assert bool(model.learned_ready) and not torch.equal(model.learned.detach(), model.ranges)
+    inputs = np.stack([data.validation[i][0] for i in range(len(data.validation))])
+    report = agreement(model, result.int8_graph, inputs)
+    assert report.layer_within_one_lsb >= 0.99 and report.top1_equal == 1.0, report

@@ -24,6 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-bits", type=int, choices=(4, 8), default=8)
     p.add_argument("--activation-bits", type=int, choices=(4, 8), default=8,
                    help="4 exists in fake quantization only (no 4-bit activation kernels in TFLite/TFLM)")
+    p.add_argument("--ranges", choices=("ema", "learned"), default="ema",
+                   help="QAT activation ranges: EMA of batch min/max, or learned by gradient from the calibration")
     p.add_argument("--epochs", type=int, help="override the recipe's epoch count")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else output.with_suffix(".ckpt")
     with _progress(args.json) as report:
         result = train(args.task, graph, data, recipe, qat=args.qat, seed=args.seed,
-                       qat_config=QatConfig(args.weight_bits, args.activation_bits), checkpoint=checkpoint,
+                       qat_config=QatConfig(args.weight_bits, args.activation_bits, args.ranges), checkpoint=checkpoint,
                        resume=args.resume, teacher=teacher, progress=report)
     attach_metadata(result.int8_graph, result.metadata(data))
     payload = to_tflite_bytes(result.int8_graph)

@@ -48,10 +48,15 @@ SHARES_INPUT = ("avgpool", "flatten")
 class QatConfig:
     weight_bits: int = 8
     activation_bits: int = 8
+    # Activation ranges in QAT: "ema" keeps tracking batch min/max; "learned" starts from the
+    # calibrated ranges and trains them by gradient (straight-through rounding, LSQ-style).
+    ranges: Literal["ema", "learned"] = "ema"
 
     def __post_init__(self) -> None:
         if self.weight_bits not in (4, 8) or self.activation_bits not in (4, 8):
             raise TinyOpsError("QAT supports 8- or 4-bit weights and activations")
+        if self.ranges not in ("ema", "learned"):
+            raise TinyOpsError(f"activation ranges are 'ema' or 'learned', not {self.ranges!r}")
 
     @property
     def weight_qmax(self) -> int:
@@ -119,6 +124,9 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
             self.observed = observed
             self.register_buffer("ranges", torch.zeros(len(observed), 2))
             self.register_buffer("seen", torch.zeros(len(observed), dtype=torch.bool))
+            # Learned ranges (config.ranges == "learned"), copied from the observed ones on entering QAT.
+            self.learned = nn.Parameter(torch.zeros(len(observed), 2))
+            self.register_buffer("learned_ready", torch.zeros((), dtype=torch.bool))
             self._slot = {name: i for i, name in enumerate(observed)}
             self.graph_tensor_index = names
             self.logits_name = self.steps[-1].inputs[0] if self.steps[-1].kind == "softmax" else self.output_name
@@ -133,9 +141,12 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
             slot = self._slot[name]
             if not bool(self.seen[slot]):
                 raise TinyOpsError("activation ranges were never observed; calibrate or train with QAT first")
-            low, high = self.ranges[slot].tolist()
+            low, high = (self.learned if self._learning() else self.ranges)[slot].tolist()
             qmin, qmax = self.config.activation_range
             return activation_params(low, high, qmin, qmax)
+
+        def _learning(self) -> bool:
+            return self.config.ranges == "learned" and bool(self.learned_ready)
 
         def _observe(self, name: str, x: Any) -> None:
             slot = self._slot.get(name)
@@ -151,12 +162,15 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
         def _fake(self, name: str, x: Any) -> Any:
             if self.mode == "float":
                 return x
-            if self.mode == "calibrate" or (self.training and name in self._slot):
+            if self.mode == "calibrate" or (self.training and name in self._slot and not self._learning()):
                 self._observe(name, x)
             if self.mode != "qat":
                 return x
-            scale, zero_point = self.params(name)
             qmin, qmax = self.config.activation_range
+            slot = self._slot.get(self.alias.get(name, name))
+            if slot is not None and self._learning() and self.training:
+                return _learned_fake_quant(torch, x, self.learned[slot], qmin, qmax)
+            scale, zero_point = self.params(name)
             return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, qmin, qmax)
 
         # -------------------------------------------------------------- folded weights
@@ -245,6 +259,10 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
             self.mode = mode
             for norm in self.norms.values():
                 norm.train(self.training and mode == "float")
+            if mode == "qat" and self.config.ranges == "learned" and not bool(self.learned_ready):
+                with torch.no_grad():
+                    self.learned.copy_(self.ranges)
+                    self.learned_ready.fill_(True)
 
         def train(self, flag: bool = True) -> "QatModel":
             super().train(flag)
@@ -253,6 +271,19 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
             return self
 
     return QatModel()
+
+
+def _learned_fake_quant(torch: Any, x: Any, bounds: Any, qmin: int, qmax: int) -> Any:
+    """Fake quantization over a trainable [low, high] (widened to 0), zero point nudged to an
+    integer; rounding passes the gradient straight through, so the bounds learn (LSQ-style)."""
+    low = torch.clamp(bounds[0], max=0.0)
+    high = torch.clamp(bounds[1], min=0.0)
+    scale = torch.clamp(high - low, min=1e-8) / (qmax - qmin)
+    zero = qmin - low / scale
+    zero = torch.clamp(zero + (torch.round(zero) - zero).detach(), qmin, qmax)
+    q = x / scale + zero
+    q = torch.clamp(q + (torch.round(q) - q).detach(), qmin, qmax)
+    return (q - zero) * scale
 
 
 def _activate(functional: Any, x: Any, activation: str) -> Any:
