@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from tinyops.tasks.train import attach_metadata, load_task_data, model_for, train
 
     output = Path(args.output)
+    if (args.family is None) == (args.arch is None):
+        raise TinyOpsError("give either a model family (--family F --width W) or an architecture (--arch ARCH.json)")
     if output.suffix != ".tflite":
         raise TinyOpsError(f"{output}: name the output *.tflite")
     if output.exists() and not args.force and not args.resume:
