@@ -17,7 +17,7 @@ from tinyops.frontends.loader import load_model, load_model_bytes
 from tinyops.ir import DType, Graph, Op, Subgraph, Tensor
 from tinyops.oracles import litert_run, tflm_run
 from tinyops.quant import synthetic
-from tinyops.quant.audio_features import mfcc
+from tinyops.tasks.features import mfcc
 from tinyops.quant.calibration_data import load_calibration, write_wav
 from tinyops.quant.evaluate import agreement, dequantize_output, quantize_inputs
 from tinyops.quant.observers import RangeObserver

@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "plan": "plan",
     "zoo": "zoo",
     "explore": "explore",
+    "train": "train",
+    "eval": "eval",
 }
 EXIT_USAGE = 2
 

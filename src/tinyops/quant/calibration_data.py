@@ -9,12 +9,12 @@ Preprocessing (documented in docs/quantization.md):
   ``image_offset``: real = pixel * scale + offset. The defaults (1, 0) give raw 0..255 pixels as
   the MLPerf Tiny ResNet-8 expects; use scale 1/255 for [0, 1] models or 1/127.5, -1 for [-1, 1].
 - .wav folder: 16-bit PCM (or 8/32-bit) mono or first channel, 16 kHz expected, first second,
-  converted to 49 x 10 MFCCs (see audio_features.py) shaped to the model input.
+  converted to 49 x 10 MFCCs (the ``mlperf-kws`` preset of tasks/features.py, x / max(x)
+  normalisation included) shaped to the model input.
 """
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,8 @@ import numpy as np
 
 from tinyops.errors import TinyOpsError
 from tinyops.ir.graph import Graph
-from tinyops.quant.audio_features import KWS_MFCC, mfcc
+from tinyops.tasks.features import mfcc
+from tinyops.tasks.wav import read_wav, write_wav
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm"}
 
@@ -101,31 +102,4 @@ def _image(path: Path, shape: tuple[int, ...], prep: ImagePreprocessing) -> np.n
     return (pixels * prep.scale + prep.offset).reshape(shape).astype(np.float32)
 
 
-def read_wav(path: Path) -> np.ndarray:
-    """Mono float samples in [-1, 1] (first channel of multi-channel files)."""
-    try:
-        with wave.open(str(path), "rb") as stream:
-            rate, width, channels = stream.getframerate(), stream.getsampwidth(), stream.getnchannels()
-            raw = stream.readframes(stream.getnframes())
-    except (wave.Error, EOFError, OSError) as exc:
-        raise TinyOpsError(f"{path}: not a PCM .wav file ({exc}); convert it to 16-bit PCM") from None
-    if rate != KWS_MFCC.sample_rate_hz:
-        raise TinyOpsError(f"{path}: sampled at {rate} Hz; resample to {KWS_MFCC.sample_rate_hz} Hz first")
-    if width == 1:
-        samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width in (2, 4):
-        dtype = np.int16 if width == 2 else np.int32
-        samples = np.frombuffer(raw, dtype).astype(np.float32) / float(np.iinfo(dtype).max + 1)
-    else:
-        raise TinyOpsError(f"{path}: {8 * width}-bit samples are not supported; use 16-bit PCM")
-    return samples.reshape(-1, channels)[:, 0]
-
-
-def write_wav(path: Path, audio: np.ndarray, rate_hz: int = KWS_MFCC.sample_rate_hz) -> None:
-    """16-bit PCM mono (used by tests and the synthetic-data helper)."""
-    pcm = np.clip(np.round(np.asarray(audio) * 32767.0), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as stream:
-        stream.setnchannels(1)
-        stream.setsampwidth(2)
-        stream.setframerate(rate_hz)
-        stream.writeframes(pcm.tobytes())
+__all__ = ["ImagePreprocessing", "load_calibration", "read_wav", "write_wav"]
