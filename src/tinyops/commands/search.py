@@ -36,6 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--max-channels", type=int, help="widest layer of the space (default 276, multiple of 4)")
     d.add_argument("--blocks", type=int, help="a toy space with this many DS blocks (tests, demos)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 on a shared machine)")
     d.add_argument("--output", "-o", required=True, metavar="ARCH.json")
     d.add_argument("--export", metavar="MODEL.tflite", help="train the result with QAT and write int8 TFLite")
     d.add_argument("--export-epochs", type=int, help="epochs of that training (default --epochs)")
@@ -81,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"{output}: name the architecture output *.json")
     if args.export is not None and Path(args.export).suffix != ".tflite":
         raise TinyOpsError(f"{args.export}: name the exported model *.tflite")
-    if args.epochs < 1 or args.batch_size < 1:
-        raise TinyOpsError("--epochs and --batch-size must be at least 1")
+    if args.epochs < 1 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+        raise TinyOpsError("--epochs, --batch-size and --threads must be at least 1")
     bits = _bits(args.bits)
     several = len(bits) > 1
     targets = [_output_for(output, b, several) for b in bits]
@@ -107,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     from tinyops.commands.train import _progress
 
     for weight_bits, target in zip(bits, targets):
-        config = SearchConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, weight_bits=weight_bits)
+        config = SearchConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, weight_bits=weight_bits,
+                              threads=args.threads)
         with _progress(args.json) as report:
             result = search(space, train, validation, budgets, board, latency_board, config, report)
         if args.export and result.status == "verified":

@@ -50,6 +50,7 @@ class SearchConfig:
     penalty_weight: float = 2.0  # lambda of each budget hinge
     warmup_epochs: int = 0  # epochs that train weights only
     calibration_samples: int = 10  # architectures sampled to fit the proxies against the real tools
+    threads: int | None = None  # torch intra-op threads (None: torch's default)
 
 
 @dataclass
@@ -131,6 +132,8 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     proxy = fit_proxy(space, board, budgets.kernels, budgets.strategy, config.weight_bits,
                       config.calibration_samples, config.seed)
     latency_proxy = proxy if latency_board.id == board.id else fit_proxy(
