@@ -180,3 +180,32 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path, capsys) -> None:  # 
     assert main(["search", "dnas", "--task", "kws", "--board", BOARD, "--synthetic", "60",
                  "--output", str(output)]) == 2
     assert output.read_text() == "{}"
+
+
+# Table 4 of MicroNets v6: Mops (= 2 x MACs) and .tflite KB of the published models.
+PUBLISHED = {"micronet-kws-s": (16.4, 102), "micronet-kws-m": (30.6, 163), "micronet-kws-l": (129, 612),
+             "micronet-ad-s": (37.5, 253), "micronet-ad-m": (124.7, 464)}
+
+
+@pytest.mark.parametrize("family", sorted(PUBLISHED))
+def test_zoo_micronets_match_table_4(family: str) -> None:
+    from tinyops.analysis.analyze import analyze
+    from tinyops.zoo import build_model
+
+    totals = analyze(build_model(family, 1.0)).totals
+    mops, kilobytes = PUBLISHED[family]
+    assert 2 * totals.macs / 1e6 == pytest.approx(mops, rel=0.03)
+    assert totals.flash_bytes / 1000 == pytest.approx(kilobytes, rel=0.10)
+
+
+def test_search_space_builds_the_published_kws_s() -> None:
+    from tinyops.search.space import architecture_from_record
+    from tinyops.zoo import build_model
+
+    record = {"stem": {"channels": 84}, "blocks": [{"channels": 112, "stride": 2}] + [
+        {"channels": c} for c in (84, 84, 84, 196)]}
+    arch = architecture_from_record(kws_space(), record)
+    assert arch.widths == (84, 112, 84, 84, 84, 196, 0, 0, 0, 0)
+    ours, zoo = arch.build_graph(), build_model("micronet-kws-s", 1.0)
+    assert [(op.kind, [t.shape for t in op.outputs]) for op in ours.main.ops] == [
+        (op.kind, [t.shape for t in op.outputs]) for op in zoo.main.ops]

@@ -19,9 +19,7 @@ from typing import Any, Literal
 
 from tinyops.errors import TinyOpsError
 from tinyops.ir import Graph
-from tinyops.zoo.blocks import separable
-from tinyops.zoo.builder import GraphBuilder
-from tinyops.zoo.tiny import MFCC_RANGE
+from tinyops.zoo.micronets import DsBlock, DsNetwork, build_ds_network
 
 WIDTH_STEP = 4
 TaskName = Literal["kws", "vww", "ad", "toy"]
@@ -118,17 +116,16 @@ class Architecture:
             for l, w in zip(self.space.blocks, self.widths[1:])]
         return " ".join(parts)
 
-    def build_graph(self, seed: int = 0) -> Graph:
-        """The int8 IR graph (random weights) with exactly this architecture."""
-        builder = GraphBuilder(self.name, seed)
-        channels, height, width = self.space.input_shape
-        x = builder.input((1, height, width, channels), MFCC_RANGE)
+    def network(self) -> DsNetwork:
         stem = self.space.stem
-        x = builder.conv(x, self.widths[0], stem.kernel, stem.stride, activation="RELU", name="stem")
-        for index, (layer, out) in enumerate(self.kept_blocks(), start=1):
-            x = separable(builder, x, out, layer.stride, "RELU", name=f"ds{index}", kernel=layer.kernel[0])
-        y = builder.classifier(x, self.space.classes)
-        return builder.finish([y], f"{self.name}: {self.describe()} ({self.space.name} space)")
+        return DsNetwork(self.widths[0], stem.kernel, stem.stride,
+                         tuple(DsBlock(out, layer.stride, layer.kernel[0]) for layer, out in self.kept_blocks()))
+
+    def build_graph(self, seed: int = 0) -> Graph:
+        """The int8 IR graph (random weights) with exactly this architecture (the zoo's MicroNets builder)."""
+        channels, height, width = self.space.input_shape
+        return build_ds_network(self.name, self.network(), (1, height, width, channels), self.space.classes, seed,
+                                f"{self.name}: {self.describe()} ({self.space.name} space)")
 
 
 def _ds_blocks(strides: list[int], channels: int, skippable_stride1: bool) -> tuple[LayerSpec, ...]:
