@@ -51,7 +51,7 @@ def step_times(threads: int, repeats: int = 3) -> dict[str, float]:
     weights = torch.optim.Adam(net.weight_parameters(), 1e-3)
     arch = torch.optim.Adam(net.arch_parameters(), 1e-2)
     generator = torch.Generator().manual_seed(0)
-    limits = {"flash_bytes": 400_000, "sram_bytes": 100_000, "latency_ms": 100.0}
+    limits: dict[str, float | int | None] = {"flash_bytes": 400_000, "sram_bytes": 100_000, "latency_ms": 100.0}
 
     def supernet_step() -> None:
         widths, keeps = net.sample(5.0, generator)

@@ -116,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
             result.exported = export_model(result.architecture, data, args.export_epochs or args.epochs, weight_bits,
                                            args.seed, _output_for(Path(args.export), weight_bits, several),
                                            budgets, board, latency_board)
+            if not result.exported["verification"]["fits"]:
+                # The file carries what the built graph did not (task metadata): it is checked, not assumed.
+                result.status = "export-misses-budget"
+                result.reason = "the exported file misses: " + "; ".join(result.exported["verification"]["misses"])
         record = result.to_json()
         write_atomically(target, (json.dumps({**result.architecture.record(), "dnas": record}, indent=1) + "\n")
                          .encode())

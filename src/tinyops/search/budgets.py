@@ -16,19 +16,21 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from tinyops.hw.board import Board
     from tinyops.ir import Graph
 
-# Used only until the pipeline's TFLM overhead formula (tinyops.memory.runtime_overhead) is
-# present: TFLM's persistent allocations, measured as about 2-6 KB for these small sequential
-# models with the TFLM interpreter's recording allocator (see docs/dnas.md).
+# Used only until the pipeline's TFLM overhead formula (tinyops.memory.runtime_overhead, issue 10)
+# is merged: a placeholder, not a measurement. That formula gives 3.4 KB for DS-CNN-S at width
+# 0.25 and 26.8 KB for DS-CNN-L (its branch, run here), so this under-counts large networks.
 FALLBACK_RUNTIME_OVERHEAD_BYTES = 6 * 1024
 
 
 def runtime_overhead(graph: "Graph") -> tuple[int, str]:
     """Bytes of SRAM the runtime needs beside the arena, and where the figure comes from."""
+    import importlib
+
     try:
-        from tinyops.memory.runtime_overhead import tflm_runtime_overhead_bytes  # type: ignore[import-not-found]
+        module: Any = importlib.import_module("tinyops.memory.runtime_overhead")
     except ImportError:
         return FALLBACK_RUNTIME_OVERHEAD_BYTES, "fixed estimate of TFLM's persistent structures (6 KiB)"
-    return int(tflm_runtime_overhead_bytes(graph)), "tinyops.memory.runtime_overhead (TFLM persistent structures)"
+    return int(module.tflm_runtime_overhead_bytes(graph)), "tinyops.memory.runtime_overhead (TFLM persistent structures)"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -161,7 +161,7 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
                                         weight_decay=config.weight_decay)
     arch_optimizer = torch.optim.Adam(net.arch_parameters(), lr=config.arch_learning_rate)
     sampler = torch.Generator().manual_seed(config.seed + 1)
-    limits = {"flash_bytes": budgets.flash_bytes,
+    limits: dict[str, float | int | None] = {"flash_bytes": budgets.flash_bytes,
               "sram_bytes": None if budgets.sram_bytes is None else budgets.sram_bytes - overhead,
               "latency_ms": budgets.latency_ms}
     trace: list[EpochTrace] = []
@@ -215,7 +215,7 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
 
 
 def penalty(proxy: CostProxy, latency_proxy: CostProxy, widths: list[Any], keeps: list[Any],
-            limits: dict[str, float | int | None], weight: float) -> "torch.Tensor":
+            limits: Mapping[str, float | int | None], weight: float) -> "torch.Tensor":
     """lambda * sum over budgets of max(0, expected cost / budget - 1)."""
     import torch
 

@@ -10,13 +10,10 @@ network; the architecture parameters get gradients through the Gumbel-softmax we
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tinyops.errors import TinyOpsError
 from tinyops.search.space import SearchSpace
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    import torch
 
 BN_EPSILON = 1e-3
 
@@ -28,7 +25,7 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def build_supernet(space: SearchSpace, seed: int = 0) -> "torch.nn.Module":
+def build_supernet(space: SearchSpace, seed: int = 0) -> Any:
     import torch
 
     nn = torch.nn
