@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tinyops.errors import TinyOpsError
 
@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"{args.model}: was trained for {record['task']}, not {args.task}")
     preset = None if record["feature_preset"] == "none" else get_preset(record["feature_preset"])
     shape = record["input_shape"]
-    target = "machine_id" if record.get("ad_form") == "machine-id" else "reconstruction"
+    target: Literal["reconstruction", "machine_id"] = (
+        "machine_id" if record.get("ad_form") == "machine-id" else "reconstruction")
     dataset = open_split(args.task, args.data, args.split, preset, input_shape=shape, ad_target=target,
                          machine_ids=record["labels"] if args.task == "ad" else None)
     result = evaluate(args.task, dataset, graph_predictor(graph, args.engine, Path(args.model).read_bytes()),

@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"{output}: already exists; choose another --output or pass --force")
     if args.torch is not None and Path(args.torch).suffix != ".pt":
         raise TinyOpsError(f"{args.torch}: name the torch output *.pt")
+    if args.torch is not None and Path(args.torch).exists() and not args.force:
+        raise TinyOpsError(f"{args.torch}: already exists; choose another --torch or pass --force")
     recipe = with_overrides(get_recipe(args.recipe or DEFAULT_RECIPE[args.task], args.task), args.epochs,
                             args.batch_size, args.learning_rate)
     data = load_task_data(args.task, args.data, recipe, args.image_size, 1 if args.grayscale else 3, args.seed)

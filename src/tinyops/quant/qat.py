@@ -28,16 +28,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from tinyops.errors import TinyOpsError
 from tinyops.ir import Graph, Quantization
 from tinyops.zoo.torch_export import _require_torch, to_torch
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    import torch
 
 Mode = Literal["float", "calibrate", "qat"]
 INT8_MIN, INT8_MAX = -128, 127
@@ -75,12 +72,12 @@ def activation_params(low: float, high: float, qmin: int = INT8_MIN, qmax: int =
     return scale, zero_point
 
 
-def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> "torch.nn.Module":
+def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
     """A trainable module with the architecture of ``graph`` (a zoo graph), in float mode."""
     torch = _require_torch()
     nn = torch.nn
     functional = nn.functional
-    zoo = to_torch(graph, load_weights=False)
+    zoo: Any = to_torch(graph, load_weights=False)
     if len(zoo.output_names) != 1:
         raise TinyOpsError("QAT handles single-output models")
     for step in zoo.steps:
@@ -90,7 +87,13 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> "torch.nn.
     tensors = graph.main.tensors
     names = {f"v{i}": i for i in range(len(tensors))}
 
-    class QatModel(nn.Module):
+    class QatModel(nn.Module):  # type: ignore[name-defined]
+        layers: Any
+        steps: Any
+        norms: Any
+        ranges: Any
+        seen: Any
+
         def __init__(self) -> None:
             super().__init__()
             self.layers = zoo.layers
@@ -101,7 +104,7 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> "torch.nn.
             self.mode: Mode = "float"
             self.norms = nn.ModuleDict()
             for step in self.steps:
-                layer = self.layers[step.module] if step.module else None
+                layer: Any = self.layers[step.module] if step.module else None
                 if step.kind == "conv":
                     self.norms[step.module] = nn.BatchNorm2d(layer.out_channels, eps=BN_EPSILON)
                 elif step.kind == "linear" and step.attrs["activation"] != "NONE":

@@ -17,10 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyops.backends.tflite_writer import write_atomically
-from tinyops.tasks.features import PRESETS, MfccPreset, mfcc
-
-KWS_MFCC = PRESETS["mlperf-kws"]
-assert isinstance(KWS_MFCC, MfccPreset)
+from tinyops.tasks.features import MLPERF_KWS as KWS_MFCC
+from tinyops.tasks.features import mfcc
 
 
 def smooth_images(count: int, seed: int = 0, size: int = 32) -> np.ndarray:

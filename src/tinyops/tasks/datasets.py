@@ -193,7 +193,7 @@ class VisualWakeWords:
             try:
                 with Image.open(path) as image:
                     converted = image.convert("L" if self.channels == 1 else "RGB")
-                    resized = converted.resize((self.size[1], self.size[0]), Image.BILINEAR)
+                    resized = converted.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
                     pixels = np.asarray(resized, np.float32).reshape(self.size[0], self.size[1], self.channels)
             except (UnidentifiedImageError, OSError) as exc:
                 raise TinyOpsError(f"{path}: cannot read the image ({exc}); remove it or convert it to PNG") from None

@@ -88,8 +88,9 @@ class LogMelPreset:
 
 FeaturePreset = MfccPreset | LogMelPreset
 
+MLPERF_KWS = MfccPreset("mlperf-kws", window_samples=480, hop_samples=320, fft_length=512)
 PRESETS: dict[str, FeaturePreset] = {p.name: p for p in (
-    MfccPreset("mlperf-kws", window_samples=480, hop_samples=320, fft_length=512),
+    MLPERF_KWS,
     MfccPreset("micronets-kws", window_samples=640, hop_samples=320, fft_length=1024),
     LogMelPreset("mlperf-ad", fft_length=1024, hop_samples=512, num_mel_bins=128, first_frame=50, last_frame=250),
     LogMelPreset("micronets-ad", fft_length=1024, hop_samples=512, num_mel_bins=64, stack_frames=64, stack_hop=20,
