@@ -163,6 +163,7 @@ def test_cli_infeasible_budget_exits_1_with_reason(tmp_path: Path, capsys) -> No
     (["--output", "arch.txt"], "*.json"),
     (["--task", "vww"], "VWW"),
     (["--board", "no-such-board"], "no-such-board"),
+    (["--warmup-epochs", "3"], "--warmup-epochs"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, capsys, argv, message) -> None:  # type: ignore[no-untyped-def]
     base = {"--task": "kws", "--board": BOARD, "--synthetic": "60", "--output": str(tmp_path / "a.json")}
@@ -209,3 +210,36 @@ def test_search_space_builds_the_published_kws_s() -> None:
     ours, zoo = arch.build_graph(), build_model("micronet-kws-s", 1.0)
     assert [(op.kind, [t.shape for t in op.outputs]) for op in ours.main.ops] == [
         (op.kind, [t.shape for t in op.outputs]) for op in zoo.main.ops]
+
+
+@pytest.mark.slow
+def test_cli_export_trains_writes_and_verifies_the_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tinyops.frontends.loader import load_model
+    from tinyops.tasks.architectures import build_arch
+
+    output, model = tmp_path / "arch.json", tmp_path / "model.tflite"
+    code = main(["search", "dnas", "--task", "kws", "--board", BOARD, "--synthetic", "120", "--max-channels", "16",
+                 "--blocks", "3", "--epochs", "1", "--export-epochs", "2", "--threads", "1", "--bits", "8,4",
+                 "--output", str(output), "--export", str(model), "--json"])
+    assert code == 0
+    searches = json.loads(capsys.readouterr().out)["searches"]
+    assert [s["search"]["weight_bits"] for s in searches] == [8, 4]
+    for bits, record in zip((8, 4), searches):
+        exported = record["exported"]
+        assert exported["verification"]["fits"] and Path(exported["path"]).name == f"model-w{bits}.tflite"
+        graph = load_model(exported["path"])
+        assert [op.kind for op in graph.main.ops][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
+        # The architecture file is one `tinyops train --arch` reads.
+        built = build_arch(tmp_path / f"arch-w{bits}.json")
+        assert len(built.main.ops) == len(graph.main.ops)
+    four, eight = (Path(s["exported"]["path"]).stat().st_size for s in searches[::-1])
+    assert searches[0]["widths"] != searches[1]["widths"] or four < eight
+
+
+def test_cli_data_folder_in_the_wrong_layout_is_one_line_exit_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "readme.txt").write_text("not speech commands")
+    assert main(["search", "dnas", "--task", "kws", "--board", BOARD, "--data", str(tmp_path / "data"),
+                 "--output", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not (tmp_path / "a.json").exists()

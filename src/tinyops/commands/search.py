@@ -33,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--synthetic", type=int, metavar="N", help="synthetic data set of about N samples")
     d.add_argument("--epochs", type=int, default=3)
     d.add_argument("--batch-size", type=int, default=64)
+    d.add_argument("--warmup-epochs", type=int, default=0, help="epochs that train the weights only")
     d.add_argument("--max-channels", type=int, help="widest layer of the space (default 276, multiple of 4)")
     d.add_argument("--blocks", type=int, help="a toy space with this many DS blocks (tests, demos)")
     d.add_argument("--seed", type=int, default=0)
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"{args.export}: name the exported model *.tflite")
     if args.epochs < 1 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
         raise TinyOpsError("--epochs, --batch-size and --threads must be at least 1")
+    if not 0 <= args.warmup_epochs < args.epochs:
+        raise TinyOpsError(f"--warmup-epochs must be in 0..{args.epochs - 1} (the architecture needs an epoch)")
     bits = _bits(args.bits)
     several = len(bits) > 1
     targets = [_output_for(output, b, several) for b in bits]
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
     for weight_bits, target in zip(bits, targets):
         config = SearchConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, weight_bits=weight_bits,
-                              threads=args.threads)
+                              threads=args.threads, warmup_epochs=args.warmup_epochs)
         with _progress(args.json) as report:
             result = search(space, train, validation, budgets, board, latency_board, config, report)
         if args.export and result.status == "verified":
