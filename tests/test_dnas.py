@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def toy_proxy(board):  # type: ignore[no-untyped-def]
     return fit_proxy(toy_space(32, 4), board, "cmsis-nn", "internal", 8, samples=8)
 
 
-def synthetic_tensors(count: int, seed: int, classes: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_tensors(count: int, seed: int, classes: int = 12) -> tuple[Any, Any]:
     """Per-class patterns (a bright band at a class-dependent frame/coefficient) over noise."""
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, classes, (count,), generator=generator)

@@ -187,6 +187,8 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
             loss.backward()
             weight_optimizer.step()
             weight_total += float(loss.detach()) * chosen.numel()
+            if progress is not None:
+                progress(epoch, config.epochs, batch + 1, batches)
             if epoch < config.warmup_epochs:
                 continue
             start = (batch * config.batch_size) % arch_index.numel()
@@ -201,8 +203,6 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
             arch_optimizer.step()
             arch_total += float(arch_loss.detach())
             arch_steps += 1
-            if progress is not None:
-                progress(epoch, config.epochs, batch + 1, batches)
         trace.append(_epoch_trace(net, proxy, latency_proxy, epoch, temperature, weight_total / max(1, weight_index.numel()),
                                   arch_total / max(1, arch_steps), validation_data,
                                   time.perf_counter() - epoch_started))
