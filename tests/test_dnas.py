@@ -244,3 +244,21 @@ def test_cli_data_folder_in_the_wrong_layout_is_one_line_exit_2(tmp_path: Path, 
                  "--output", str(tmp_path / "a.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and not (tmp_path / "a.json").exists()
+
+
+def test_latency_board_and_external_strategy(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Flash/SRAM from one board, latency from another; then the TinyOps space (weights external)."""
+    output = tmp_path / "a.json"
+    assert main(["search", "dnas", "--task", "kws", "--board", BOARD, "--latency-board", "nucleo-f746zg",
+                 "--fps", "200", "--synthetic", "60", "--max-channels", "8", "--blocks", "2", "--epochs", "1",
+                 "--threads", "1", "--output", str(output), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["budgets"]["latency_board"] == "nucleo-f746zg" and record["budgets"]["latency_ms"] == 5.0
+    assert set(record["proxy_fits"]) == {"board", "latency_board"}
+    assert record["verification"]["latency_ms"] <= 5.0
+    assert main(["search", "dnas", "--task", "kws", "--board", "stm32f746g-disco@paper", "--strategy", "overlay-v2",
+                 "--synthetic", "60", "--max-channels", "8", "--blocks", "2", "--epochs", "1", "--threads", "1",
+                 "--output", str(output), "--force", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["budgets"]["flash_bytes"] == 8 * 1024 * 1024  # the board's external memory
+    assert "overlay-v2" in record["verification"]["assumptions"]["latency"]
