@@ -262,3 +262,17 @@ def test_latency_board_and_external_strategy(tmp_path: Path, capsys) -> None:  #
     record = json.loads(capsys.readouterr().out)
     assert record["budgets"]["flash_bytes"] == 8 * 1024 * 1024  # the board's external memory
     assert "overlay-v2" in record["verification"]["assumptions"]["latency"]
+
+
+def test_derivation_rules_on_known_logits() -> None:
+    from tinyops.search.dnas import derive
+
+    space = toy_space(32, 4)
+    net = build_supernet(space, seed=0)
+    with torch.no_grad():
+        net.keep_logits[1][1] = 1.0  # block 3 (the second skippable one): skip beats keep
+        net.width_logits[0][-1] = 5.0  # stem: almost surely 32
+    argmax = derive(net, space, "argmax")
+    expected = derive(net, space, "expected")
+    assert argmax.widths == (32, 4, 4, 0, 4)  # untouched logits tie: the first (narrowest) option
+    assert expected.widths[0] in (28, 32) and expected.widths[1:] == (16, 16, 0, 16)  # mean of 4..32 is 18

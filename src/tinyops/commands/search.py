@@ -34,6 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--epochs", type=int, default=3)
     d.add_argument("--batch-size", type=int, default=64)
     d.add_argument("--warmup-epochs", type=int, default=0, help="epochs that train the weights only")
+    d.add_argument("--derive", default="argmax", choices=("argmax", "expected"),
+                   help="per-layer width: most probable (FBNetV2) or expectation rounded to 4 (docs/dnas.md)")
     d.add_argument("--max-channels", type=int, help="widest layer of the space (default 276, multiple of 4)")
     d.add_argument("--blocks", type=int, help="a toy space with this many DS blocks (tests, demos)")
     d.add_argument("--seed", type=int, default=0)
@@ -112,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
     for weight_bits, target in zip(bits, targets):
         config = SearchConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, weight_bits=weight_bits,
-                              threads=args.threads, warmup_epochs=args.warmup_epochs)
+                              threads=args.threads, warmup_epochs=args.warmup_epochs,
+                              derive=args.derive)
         with _progress(args.json) as report:
             result = search(space, train, validation, budgets, board, latency_board, config, report)
         if args.export and result.status == "verified":

@@ -51,6 +51,7 @@ class SearchConfig:
     warmup_epochs: int = 0  # epochs that train weights only
     calibration_samples: int = 10  # architectures sampled to fit the proxies against the real tools
     threads: int | None = None  # torch intra-op threads (None: torch's default)
+    derive: str = "argmax"  # argmax (FBNetV2) | expected (each width rounded from its expectation)
 
 
 @dataclass
@@ -206,7 +207,7 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
         trace.append(_epoch_trace(net, proxy, latency_proxy, epoch, temperature, weight_total / max(1, weight_index.numel()),
                                   arch_total / max(1, arch_steps), validation_data,
                                   time.perf_counter() - epoch_started))
-    derived = derive(net, space)
+    derived = derive(net, space, config.derive)
     fixed, check, repairs = repair(derived, budgets, board, latency_board, proxy, latency_proxy, config.weight_bits)
     status = "verified" if check.fits else "infeasible"
     reason = None if check.fits else "repair could not meet the budgets: " + "; ".join(check.misses)
@@ -231,16 +232,35 @@ def penalty(proxy: CostProxy, latency_proxy: CostProxy, widths: list[Any], keeps
     return (weight * total).float()
 
 
-def derive(net: Any, space: SearchSpace) -> Architecture:
-    """The argmax architecture: widest-probability width per layer, keep iff keep beats skip."""
-    widths, keeps = net.sample(1.0, None, hard=True)
+def derive(net: Any, space: SearchSpace, rule: str = "argmax") -> Architecture:
+    """The derived architecture; a block is kept iff its keep probability is at least 1/2.
+
+    ``argmax``: the most probable width of each layer (FBNetV2). ``expected``: the expected width
+    rounded to a multiple of 4, which tracks the expected costs the penalties act on when the
+    distributions are still flat (a short search).
+    """
+    if rule not in ("argmax", "expected"):
+        raise TinyOpsError(f"unknown derivation {rule!r}; choose argmax or expected")
+    hard_widths, keeps = net.sample(1.0, None, hard=True)
+    soft_widths, _ = net.probabilities()
     result = []
-    for index, (layer, probs) in enumerate(zip(space.layers, widths)):
-        width = layer.width_options()[int(probs.argmax())]
+    for index, layer in enumerate(space.layers):
+        options = layer.width_options()
+        if rule == "argmax":
+            width = options[int(hard_widths[index].argmax())]
+        else:
+            mean = float((soft_widths[index].detach().double() * torch_tensor(options)).sum())
+            width = min(options, key=lambda w: (abs(w - mean), w))
         if index > 0 and float(keeps[index - 1]) < 0.5:
             width = 0
         result.append(width)
     return Architecture(space, tuple(result), f"dnas-{space.name}")
+
+
+def torch_tensor(values: tuple[int, ...]) -> Any:
+    import torch
+
+    return torch.tensor(values, dtype=torch.float64)
 
 
 def _epoch_trace(net: Any, proxy: CostProxy, latency_proxy: CostProxy, epoch: int, temperature: float,
