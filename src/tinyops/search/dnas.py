@@ -60,9 +60,9 @@ class EpochTrace:
     temperature: float
     weight_loss: float
     arch_loss: float
-    validation_accuracy: float  # the supernet at the current argmax architecture
+    validation_accuracy: float  # the supernet at the currently derived architecture
     soft: dict[str, float]  # expected costs under softmax(logits)
-    hard: dict[str, float]  # proxy costs of the argmax architecture (equal to the tools' on ops/memory)
+    hard: dict[str, float]  # proxy costs of the derived architecture (equal to the tools' on ops/memory)
     widths: list[int]
     seconds: float
 
@@ -206,7 +206,7 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
             arch_steps += 1
         trace.append(_epoch_trace(net, proxy, latency_proxy, epoch, temperature, weight_total / max(1, weight_index.numel()),
                                   arch_total / max(1, arch_steps), validation_data,
-                                  time.perf_counter() - epoch_started))
+                                  time.perf_counter() - epoch_started, config.derive))
     derived = derive(net, space, config.derive)
     fixed, check, repairs = repair(derived, budgets, board, latency_board, proxy, latency_proxy, config.weight_bits)
     status = "verified" if check.fits else "infeasible"
@@ -257,6 +257,21 @@ def derive(net: Any, space: SearchSpace, rule: str = "argmax") -> Architecture:
     return Architecture(space, tuple(result), f"dnas-{space.name}")
 
 
+def _one_hot(net: Any, arch: Architecture) -> tuple[list[Any], list[Any]]:
+    """Supernet weights that select exactly ``arch`` (for validating the derived network)."""
+    import torch
+
+    widths, keeps = [], []
+    for layer, width in zip(arch.space.layers, arch.widths):
+        options = layer.width_options()
+        one = torch.zeros(len(options))
+        one[options.index(width) if width else 0] = 1.0
+        widths.append(one)
+    for width in arch.widths[1:]:
+        keeps.append(torch.tensor(1.0 if width else 0.0))
+    return widths, keeps
+
+
 def torch_tensor(values: tuple[int, ...]) -> Any:
     import torch
 
@@ -264,19 +279,20 @@ def torch_tensor(values: tuple[int, ...]) -> Any:
 
 
 def _epoch_trace(net: Any, proxy: CostProxy, latency_proxy: CostProxy, epoch: int, temperature: float,
-                 weight_loss: float, arch_loss: float, validation: tuple[Any, Any], seconds: float) -> EpochTrace:
+                 weight_loss: float, arch_loss: float, validation: tuple[Any, Any], seconds: float,
+                 rule: str = "argmax") -> EpochTrace:
     import torch
 
     with torch.no_grad():
         soft_w, soft_k = net.probabilities()
         soft = {k: float(v) for k, v in proxy.costs(soft_w, soft_k).items()}
         soft["latency_ms"] = float(latency_proxy.costs(soft_w, soft_k)["latency_ms"])
-        arch = derive(net, proxy.space)
+        arch = derive(net, proxy.space, rule)
         hard_costs = proxy.hard_costs(arch)
         hard = hard_costs.to_json()
         hard["latency_ms"] = round(latency_proxy.hard_costs(arch).latency_ms, 3)
         net.eval()
-        widths, keeps = net.sample(1.0, None, hard=True)
+        widths, keeps = _one_hot(net, arch)
         inputs, labels = validation
         right = 0
         for start in range(0, inputs.shape[0], 256):
