@@ -47,6 +47,34 @@ def test_background_noise_augmentation_is_seeded(kws_tree: Path) -> None:
     assert any(np.abs(d - clean).max() > 1.0 for d in draws[0])  # noise was added to some draws
 
 
+def test_time_shift_moves_the_clip(kws_tree: Path) -> None:
+    from tinyops.tasks.datasets import KwsAugmentation, SpeechCommands
+
+    plain = open_split("kws", kws_tree, "train")
+    assert isinstance(plain, SpeechCommands)
+    shifted = SpeechCommands(kws_tree, "train", plain.preset, KwsAugmentation(background_probability=0.0,
+                                                                              time_shift_ms=100.0))
+    clip = plain.clip(0)
+    moved = shifted._augment(clip.copy(), shifted.augmentation)  # type: ignore[arg-type]
+    offsets = [k for k in range(-1600, 1601) if np.allclose(np.roll(clip, k)[1600:-1600], moved[1600:-1600])]
+    assert offsets and abs(offsets[0]) <= 1600
+
+
+def test_24_bit_wav_is_one_line(tmp_path: Path) -> None:
+    import wave
+
+    from tinyops.tasks.wav import read_wav
+
+    path = tmp_path / "deep.wav"
+    with wave.open(str(path), "wb") as stream:
+        stream.setnchannels(1)
+        stream.setsampwidth(3)
+        stream.setframerate(16000)
+        stream.writeframes(b"\0" * 300)
+    with pytest.raises(TinyOpsError, match="24-bit samples are not supported"):
+        read_wav(path)
+
+
 def test_kws_layout_errors(tmp_path: Path) -> None:
     (tmp_path / "yes").mkdir()
     with pytest.raises(TinyOpsError, match="validation_list.txt"):

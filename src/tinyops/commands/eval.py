@@ -17,6 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="DIR")
     p.add_argument("--engine", choices=("runtime", "litert", "tflm", "c"), default="runtime")
     p.add_argument("--split", choices=("validation", "test"), default="test")
+    p.add_argument("--float", metavar="M.pt", dest="float_model",
+                   help="the float model tinyops train --torch wrote: scored on the same split, beside")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run)
 
@@ -44,8 +46,15 @@ def run(args: argparse.Namespace) -> int:
                          machine_ids=record["labels"] if args.task == "ad" else None)
     result = evaluate(args.task, dataset, graph_predictor(graph, args.engine, Path(args.model).read_bytes()),
                       args.engine, record["labels"] if args.task != "ad" else ())
+    float_result = None
+    if args.float_model:
+        from tinyops.tasks.evaluate import exported_predictor
+
+        float_result = evaluate(args.task, dataset, exported_predictor(args.float_model), "torch (float)",
+                                record["labels"] if args.task != "ad" else ())
     summary: dict[str, Any] = {"model": args.model, "split": args.split, "feature_preset": record["feature_preset"],
                                **result.as_dict(),
+                               "float": None if float_result is None else float_result.as_dict(),
                                "float_validation_at_training": record.get("float_validation"),
                                "int8_validation_at_training": record.get("int8_validation")}
     if args.json:
@@ -67,11 +76,15 @@ def run(args: argparse.Namespace) -> int:
         for name, row in zip(names, result.confusion):
             table.add_row(name, *(str(v) for v in row))
         console.print(table)
-        console.print(f"int8 accuracy ({args.engine}): {result.accuracy:.4f}; float validation accuracy at "
-                      f"training: {summary['float_validation_at_training']}")
+        beside = (f"float ({args.float_model}) {float_result.accuracy:.4f}" if float_result is not None else
+                  f"float validation accuracy at training {summary['float_validation_at_training']}")
+        console.print(f"int8 accuracy ({args.engine}): {result.accuracy:.4f}; {beside}")
     else:
         for m in result.machines:
             console.print(f"{m.machine_id}: AUC {m.auc:.4f}  pAUC(FPR<=0.1) {m.pauc:.4f}  "
                           f"({m.normal_files} normal, {m.anomalous_files} anomalous files)")
         console.print(f"mean AUC {result.mean_auc:.4f}, mean pAUC {result.mean_pauc:.4f} ({args.engine})")
+        if float_result is not None:
+            console.print(f"float ({args.float_model}): mean AUC {float_result.mean_auc:.4f}, "
+                          f"mean pAUC {float_result.mean_pauc:.4f}")
     return 0

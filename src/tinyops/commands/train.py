@@ -24,15 +24,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-bits", type=int, choices=(4, 8), default=8)
     p.add_argument("--activation-bits", type=int, choices=(4, 8), default=8,
                    help="4 exists in fake quantization only (no 4-bit activation kernels in TFLite/TFLM)")
+    p.add_argument("--ranges", choices=("ema", "learned"), default="ema",
+                   help="QAT activation ranges: EMA of batch min/max, or learned by gradient from the calibration")
     p.add_argument("--epochs", type=int, help="override the recipe's epoch count")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--image-size", type=int, default=96, help="VWW input size (square)")
     p.add_argument("--grayscale", action="store_true", help="VWW: one-channel input")
-    p.add_argument("--teacher", metavar="T.pt", help="knowledge distillation from a torch.export program")
+    p.add_argument("--time-shift-ms", type=float, default=0.0,
+                   help="KWS: random time shift of training clips up to this (Hello Edge 100; MLPerf 0)")
+    p.add_argument("--teacher", metavar="T.pt", help="knowledge distillation from a classifier saved as a "
+                   "torch.export program with the same input (e.g. by tinyops train --torch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", "-o", required=True, metavar="M.tflite")
-    p.add_argument("--torch", metavar="M.pt", help="also write the trained model as a torch.export program")
+    p.add_argument("--torch", metavar="M.pt", help="also write the float model (BatchNorm folded) as a torch.export "
+                   "program; tinyops eval --float M.pt scores it beside the int8 model")
     p.add_argument("--checkpoint", metavar="CKPT", help="checkpoint after every epoch (default: OUTPUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint if it exists")
     p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
@@ -43,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tinyops.backends.tflite_writer import to_tflite_bytes, write_atomically
     from tinyops.quant.qat import QatConfig
+    from tinyops.tasks.evaluate import exported_teacher
     from tinyops.tasks.recipes import DEFAULT_RECIPE, get_recipe, with_overrides
     from tinyops.tasks.train import attach_metadata, load_task_data, model_for, train
 
@@ -57,21 +64,25 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"{args.torch}: already exists; choose another --torch or pass --force")
     recipe = with_overrides(get_recipe(args.recipe or DEFAULT_RECIPE[args.task], args.task), args.epochs,
                             args.batch_size, args.learning_rate)
-    data = load_task_data(args.task, args.data, recipe, args.image_size, 1 if args.grayscale else 3, args.seed)
+    if not 0.0 <= args.time_shift_ms <= 500.0:
+        raise TinyOpsError(f"--time-shift-ms must be in 0..500, got {args.time_shift_ms}")
+    data = load_task_data(args.task, args.data, recipe, args.image_size, 1 if args.grayscale else 3, args.seed,
+                          args.time_shift_ms)
     graph = model_for(args.task, data, args.family, args.width, args.arch, args.seed)
-    teacher = _load_teacher(args.teacher) if args.teacher else None
+    teacher = exported_teacher(args.teacher) if args.teacher else None
     checkpoint = Path(args.checkpoint) if args.checkpoint else output.with_suffix(".ckpt")
     with _progress(args.json) as report:
         result = train(args.task, graph, data, recipe, qat=args.qat, seed=args.seed,
-                       qat_config=QatConfig(args.weight_bits, args.activation_bits), checkpoint=checkpoint,
+                       qat_config=QatConfig(args.weight_bits, args.activation_bits, args.ranges), checkpoint=checkpoint,
                        resume=args.resume, teacher=teacher, progress=report)
     attach_metadata(result.int8_graph, result.metadata(data))
     payload = to_tflite_bytes(result.int8_graph)
     write_atomically(output, payload)
     if args.torch:
+        from tinyops.quant.qat import export_float
         from tinyops.zoo.torch_export import save_torch
 
-        save_torch(result.int8_graph, args.torch)
+        save_torch(export_float(result.model, result.architecture), args.torch)
     checkpoint.unlink(missing_ok=True)
     summary = {"task": args.task, "model": result.architecture.description, "recipe": recipe.name,
                "epochs": recipe.epochs, "qat": args.qat, "weight_bits": args.weight_bits,
@@ -90,16 +101,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print(summary)
     return 0
-
-
-def _load_teacher(path: str) -> Any:
-    import torch
-
-    try:
-        return torch.export.load(path).module()
-    except Exception as exc:  # torch raises many kinds for a file that is not a program
-        raise TinyOpsError(f"{path}: not a torch.export program ({type(exc).__name__}); save the teacher with "
-                           "torch.export.save") from None
 
 
 class _progress:

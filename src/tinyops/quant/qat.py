@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tinyops.errors import TinyOpsError
-from tinyops.ir import Graph, Quantization
+from tinyops.ir import DType, Graph, Quantization
 from tinyops.zoo.torch_export import _require_torch, to_torch
 
 Mode = Literal["float", "calibrate", "qat"]
@@ -48,10 +48,15 @@ SHARES_INPUT = ("avgpool", "flatten")
 class QatConfig:
     weight_bits: int = 8
     activation_bits: int = 8
+    # Activation ranges in QAT: "ema" keeps tracking batch min/max; "learned" starts from the
+    # calibrated ranges and trains them by gradient (straight-through rounding, LSQ-style).
+    ranges: Literal["ema", "learned"] = "ema"
 
     def __post_init__(self) -> None:
         if self.weight_bits not in (4, 8) or self.activation_bits not in (4, 8):
             raise TinyOpsError("QAT supports 8- or 4-bit weights and activations")
+        if self.ranges not in ("ema", "learned"):
+            raise TinyOpsError(f"activation ranges are 'ema' or 'learned', not {self.ranges!r}")
 
     @property
     def weight_qmax(self) -> int:
@@ -119,6 +124,9 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
             self.observed = observed
             self.register_buffer("ranges", torch.zeros(len(observed), 2))
             self.register_buffer("seen", torch.zeros(len(observed), dtype=torch.bool))
+            # Learned ranges (config.ranges == "learned"), copied from the observed ones on entering QAT.
+            self.learned = nn.Parameter(torch.zeros(len(observed), 2))
+            self.register_buffer("learned_ready", torch.zeros((), dtype=torch.bool))
             self._slot = {name: i for i, name in enumerate(observed)}
             self.graph_tensor_index = names
             self.logits_name = self.steps[-1].inputs[0] if self.steps[-1].kind == "softmax" else self.output_name
@@ -133,9 +141,12 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
             slot = self._slot[name]
             if not bool(self.seen[slot]):
                 raise TinyOpsError("activation ranges were never observed; calibrate or train with QAT first")
-            low, high = self.ranges[slot].tolist()
+            low, high = (self.learned if self._learning() else self.ranges)[slot].tolist()
             qmin, qmax = self.config.activation_range
             return activation_params(low, high, qmin, qmax)
+
+        def _learning(self) -> bool:
+            return self.config.ranges == "learned" and bool(self.learned_ready)
 
         def _observe(self, name: str, x: Any) -> None:
             slot = self._slot.get(name)
@@ -151,12 +162,15 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
         def _fake(self, name: str, x: Any) -> Any:
             if self.mode == "float":
                 return x
-            if self.mode == "calibrate" or (self.training and name in self._slot):
+            if self.mode == "calibrate" or (self.training and name in self._slot and not self._learning()):
                 self._observe(name, x)
             if self.mode != "qat":
                 return x
-            scale, zero_point = self.params(name)
             qmin, qmax = self.config.activation_range
+            slot = self._slot.get(self.alias.get(name, name))
+            if slot is not None and self._learning() and self.training:
+                return _learned_fake_quant(torch, x, self.learned[slot], qmin, qmax)
+            scale, zero_point = self.params(name)
             return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, qmin, qmax)
 
         # -------------------------------------------------------------- folded weights
@@ -245,6 +259,10 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
             self.mode = mode
             for norm in self.norms.values():
                 norm.train(self.training and mode == "float")
+            if mode == "qat" and self.config.ranges == "learned" and not bool(self.learned_ready):
+                with torch.no_grad():
+                    self.learned.copy_(self.ranges)
+                    self.learned_ready.fill_(True)
 
         def train(self, flag: bool = True) -> "QatModel":
             super().train(flag)
@@ -253,6 +271,19 @@ def build_qat_model(graph: Graph, config: QatConfig = QatConfig()) -> Any:
             return self
 
     return QatModel()
+
+
+def _learned_fake_quant(torch: Any, x: Any, bounds: Any, qmin: int, qmax: int) -> Any:
+    """Fake quantization over a trainable [low, high] (widened to 0), zero point nudged to an
+    integer; rounding passes the gradient straight through, so the bounds learn (LSQ-style)."""
+    low = torch.clamp(bounds[0], max=0.0)
+    high = torch.clamp(bounds[1], min=0.0)
+    scale = torch.clamp(high - low, min=1e-8) / (qmax - qmin)
+    zero = qmin - low / scale
+    zero = torch.clamp(zero + (torch.round(zero) - zero).detach(), qmin, qmax)
+    q = x / scale + zero
+    q = torch.clamp(q + (torch.round(q) - q).detach(), qmin, qmax)
+    return (q - zero) * scale
 
 
 def _activate(functional: Any, x: Any, activation: str) -> Any:
@@ -266,6 +297,25 @@ def _activate(functional: Any, x: Any, activation: str) -> Any:
 def output_params(model: Any) -> tuple[float, int]:
     """(scale, zero point) of the model's logits (classifiers) or output."""
     return model.params(model.logits_name)  # type: ignore[no-any-return]
+
+
+def export_float(model: Any, graph: Graph) -> Graph:
+    """A copy of ``graph`` with the model's BN-folded float weights and biases (no quantization):
+    the float model ``zoo.torch_export.save_torch`` writes, scored beside the int8 one."""
+    torch = _require_torch()
+    exported = copy.deepcopy(graph)
+    with torch.no_grad():
+        for step, op in zip(model.steps, exported.main.ops):
+            if step.kind not in ("conv", "linear"):
+                continue
+            weight, bias = (t.numpy().astype(np.float32) for t in model.folded(step.module))
+            if step.kind == "conv":
+                depthwise = op.kind == "DEPTHWISE_CONV_2D"
+                weight = np.transpose(weight, (1, 2, 3, 0)) if depthwise else np.transpose(weight, (0, 2, 3, 1))
+            for tensor, values in ((op.inputs[1], weight), (op.inputs[2], bias)):
+                assert tensor is not None
+                tensor.data, tensor.quantization, tensor.dtype = np.ascontiguousarray(values), None, DType.FLOAT32
+    return exported
 
 
 def export_int8(model: Any, graph: Graph) -> Graph:
@@ -311,3 +361,68 @@ def export_int8(model: Any, graph: Graph) -> Graph:
             bias_tensor.quantization = Quantization(scale=bias_scale.astype(np.float32),
                                                     zero_point=np.zeros(bias_scale.size, np.int64), axis=0)
     return exported
+
+
+@dataclass(frozen=True)
+class QatAgreement:
+    """The exported int8 model (tinyops runtime) against the fake-quant forward, in output LSBs.
+
+    ``end_to_end_*``: the logits (classifiers) or output, each model fed its own activations.
+    ``layer_*``: every quantized op fed the runtime's own input codes, so one layer's rounding
+    difference does not propagate: this isolates export errors (scales, folding, padding) from
+    TFLM's double rounding in MultiplyByQuantizedMultiplier, which rounds the accumulator's
+    product to 2**shift times the output resolution first and so flips outputs lying within about
+    2**(shift - 1) / 2**31 of a half (a few per mille per layer), flips that then compound.
+    """
+
+    end_to_end_within_one_lsb: float
+    end_to_end_exact: float
+    top1_equal: float
+    layer_within_one_lsb: float
+    layer_exact: float
+    logits: int
+
+
+def agreement(model: Any, int8_graph: Graph, inputs: np.ndarray) -> QatAgreement:
+    """Compare on ``inputs`` (float, torch layout, batch first); the model must be in qat mode."""
+    torch = _require_torch()
+    from tinyops.runtime.interpreter import Interpreter
+
+    model.eval()
+    index = model.graph_tensor_index
+    interpreter = Interpreter(int8_graph)
+    scale_in, zero_in = model.params(model.input_name)
+    traces = []
+    for sample in inputs:
+        nhwc = np.transpose(sample, (1, 2, 0))[None] if sample.ndim == 3 else sample[None]
+        codes = np.clip(np.round(nhwc / scale_in) + zero_in, INT8_MIN, INT8_MAX).astype(np.int8)
+        interpreter.run([codes], trace=True)
+        traces.append({name: np.array(interpreter.trace[position]) for name, position in index.items()
+                       if position in interpreter.trace})
+
+    def stacked(name: str) -> np.ndarray:
+        values = np.stack([t[name].reshape(t[name].shape[1:]) for t in traces]).astype(np.int64)
+        return np.transpose(values, (0, 3, 1, 2)) if values.ndim == 4 else values
+
+    def codes_of(name: str, real: Any) -> np.ndarray:
+        scale, zero_point = model.params(name)
+        return np.round(real.numpy() / scale).astype(np.int64) + zero_point
+
+    def dequantized(name: str) -> Any:
+        scale, zero_point = model.params(name)
+        return torch.from_numpy(((stacked(name) - zero_point) * scale).astype(np.float32))
+
+    with torch.no_grad():
+        fake = codes_of(model.logits_name, model(torch.from_numpy(inputs.astype(np.float32))))
+        end = np.abs(stacked(model.logits_name) - fake)
+        top1 = float(np.mean(stacked(model.logits_name).argmax(axis=1) == fake.argmax(axis=1))) if fake.ndim == 2 \
+            and fake.shape[1] > 1 else 1.0
+        layer_diffs = []
+        for step in model.steps:
+            if step.kind not in ("conv", "linear") or step.output not in traces[0]:
+                continue
+            real = model._fake(step.output, model._run(step, [dequantized(step.inputs[0])]))
+            layer_diffs.append(np.abs(stacked(step.output) - codes_of(step.output, real)).reshape(-1))
+    layers = np.concatenate(layer_diffs) if layer_diffs else np.zeros(1, np.int64)
+    return QatAgreement(float(np.mean(end <= 1)), float(np.mean(end == 0)), top1, float(np.mean(layers <= 1)),
+                     float(np.mean(layers == 0)), int(end.size))

@@ -43,6 +43,9 @@ VWW_LAYOUT = "Visual Wake Words layout: DIR/person/*.png|jpg and DIR/non_person/
 AD_LAYOUT = ("DCASE 2020 Task 2 layout DIR/[<machine>/]{train,test}/{normal,anomaly}_id_XX_*.wav "
              "or MIMII layout DIR/id_XX/{normal,abnormal}/*.wav")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+# Decoded clips / images kept in memory per data set (the first ones read); the rest are read from
+# disk each time, so the full Speech Commands (85,511 clips) or VWW sets do not need tens of GB.
+CACHE_ITEMS = 8192
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class SpeechCommands:
     seed: int = 0
     labels: tuple[str, ...] = KWS_LABELS
     items: list[tuple[Path | None, int]] = field(default_factory=list)
-    _audio: dict[Path, np.ndarray] = field(default_factory=dict)
+    _audio: dict[Path, np.ndarray] = field(default_factory=dict)  # float32 clips
     _noise: list[np.ndarray] = field(default_factory=list)
     _rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
@@ -118,10 +121,15 @@ class SpeechCommands:
         path, _ = self.items[index]
         if path is None:
             return np.zeros(self.preset.clip_samples)
-        if path not in self._audio:
-            audio = normalise(read_wav(path, self.preset.sample_rate_hz), self.preset.normalisation)
-            self._audio[path] = fit_clip(audio, self.preset.clip_samples)
-        return self._audio[path]
+        cached = self._audio.get(path)
+        if cached is not None:
+            return cached.astype(np.float64)
+        # Held as float32 whether cached or not, so a clip reads the same on every access.
+        audio = fit_clip(normalise(read_wav(path, self.preset.sample_rate_hz), self.preset.normalisation),
+                         self.preset.clip_samples).astype(np.float32)
+        if len(self._audio) < CACHE_ITEMS:
+            self._audio[path] = audio
+        return audio.astype(np.float64)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.int64]:
         audio = self.clip(index)
@@ -186,19 +194,23 @@ class VisualWakeWords:
         self._rng = np.random.default_rng([self.seed, epoch])
 
     def _load(self, index: int) -> np.ndarray:
-        if index not in self._cache:
-            from PIL import Image, UnidentifiedImageError
+        cached = self._cache.get(index)
+        if cached is not None:
+            return cached
+        from PIL import Image, UnidentifiedImageError
 
-            path = self.items[index][0]
-            try:
-                with Image.open(path) as image:
-                    converted = image.convert("L" if self.channels == 1 else "RGB")
-                    resized = converted.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
-                    pixels = np.asarray(resized, np.float32).reshape(self.size[0], self.size[1], self.channels)
-            except (UnidentifiedImageError, OSError) as exc:
-                raise TinyOpsError(f"{path}: cannot read the image ({exc}); remove it or convert it to PNG") from None
-            self._cache[index] = np.transpose(pixels, (2, 0, 1)) / 255.0
-        return self._cache[index]
+        path = self.items[index][0]
+        try:
+            with Image.open(path) as picture:
+                converted = picture.convert("L" if self.channels == 1 else "RGB")
+                resized = converted.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
+                pixels = np.asarray(resized, np.float32).reshape(self.size[0], self.size[1], self.channels)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise TinyOpsError(f"{path}: cannot read the image ({exc}); remove it or convert it to PNG") from None
+        array = np.transpose(pixels, (2, 0, 1)) / 255.0
+        if len(self._cache) < CACHE_ITEMS:
+            self._cache[index] = array
+        return array
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.int64]:
         image = self._load(index)
@@ -299,8 +311,8 @@ TaskName = Literal["kws", "vww", "ad"]
 
 def open_split(task: TaskName, root: str | Path, split: Split, preset: FeaturePreset | None = None,
                input_shape: Sequence[int] | None = None, ad_target: Literal["reconstruction", "machine_id"] =
-               "reconstruction", augment: bool = False, seed: int = 0,
-               machine_ids: list[str] | None = None) -> SpeechCommands | VisualWakeWords | AnomalyClips:
+               "reconstruction", augment: bool = False, seed: int = 0, machine_ids: list[str] | None = None,
+               time_shift_ms: float = 0.0) -> SpeechCommands | VisualWakeWords | AnomalyClips:
     """The data set of ``task`` for one split (AD has train and test only: validation is test)."""
     folder = Path(root)
     if not folder.is_dir():
@@ -308,7 +320,8 @@ def open_split(task: TaskName, root: str | Path, split: Split, preset: FeaturePr
     if task == "kws":
         mfcc_preset = preset if isinstance(preset, MfccPreset) else get_preset("mlperf-kws")
         assert isinstance(mfcc_preset, MfccPreset)
-        return SpeechCommands(folder, split, mfcc_preset, KwsAugmentation() if augment else None, seed=seed)
+        augmentation = KwsAugmentation(time_shift_ms=time_shift_ms) if augment else None
+        return SpeechCommands(folder, split, mfcc_preset, augmentation, seed=seed)
     if task == "vww":
         shape = tuple(input_shape) if input_shape is not None else (3, 96, 96)
         return VisualWakeWords(folder, split, (shape[1], shape[2]), shape[0], augment, seed=seed)

@@ -116,6 +116,52 @@ def torch_predictor(model: Any, probabilities: bool = True) -> Predictor:
     return predict
 
 
+def load_exported(path: str) -> Any:
+    """The module of a ``torch.export`` program file (``tinyops train --torch`` writes them)."""
+    import io
+    from pathlib import Path
+
+    import torch
+
+    try:
+        # From a buffer: torch warns about any file name not ending in .pt2, and ours end in .pt.
+        return torch.export.load(io.BytesIO(Path(path).read_bytes())).module()
+    except Exception as exc:  # torch raises many kinds for a file that is not a program
+        raise TinyOpsError(f"{path}: not a torch.export program ({type(exc).__name__}); write it with "
+                           "tinyops train --torch or torch.export.save") from None
+
+
+def exported_teacher(path: str) -> Any:
+    """A distillation teacher from a ``torch.export`` classifier (batch 1, softmax output, as
+    ``tinyops train --torch`` writes): a batched callable giving log-probabilities, which serve as
+    logits (the tempered softmax of log p equals that of the logits)."""
+    import torch
+
+    module = load_exported(path)
+
+    def teacher(batch: "torch.Tensor") -> "torch.Tensor":
+        probabilities = torch.cat([module(batch[i:i + 1]) for i in range(batch.shape[0])])
+        if probabilities.dim() != 2:
+            raise TinyOpsError(f"{path}: the teacher must output class scores (batch, classes)")
+        return torch.log(probabilities.clamp_min(1e-12))
+
+    return teacher
+
+
+def exported_predictor(path: str) -> Predictor:
+    """A ``torch.export`` program as a predictor; it takes batch 1, so samples run one at a time."""
+    import torch
+
+    module = load_exported(path)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            outputs = [module(torch.from_numpy(np.asarray(sample, np.float32)[None])) for sample in batch]
+        return np.concatenate([o.numpy() for o in outputs])
+
+    return predict
+
+
 def evaluate(task: str, dataset: Any, predict: Predictor, engine: str, labels: Sequence[str] = (),
              batch_size: int = 256) -> Evaluation:
     """Score ``predict`` on every sample (KWS/VWW) or clip (AD) of ``dataset``."""

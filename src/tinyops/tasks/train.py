@@ -57,11 +57,12 @@ class TaskData:
 
 
 def load_task_data(task: TaskName, root: str | Path, recipe: Recipe, image_size: int = 96, image_channels: int = 3,
-                   seed: int = 0) -> TaskData:
-    """Open the training and validation splits of ``root`` for ``task`` with the recipe's features."""
+                   seed: int = 0, time_shift_ms: float = 0.0) -> TaskData:
+    """Open the training and validation splits of ``root`` for ``task`` with the recipe's features.
+    ``time_shift_ms``: KWS training shifts clips by up to this much (Hello Edge: 100; MLPerf: 0)."""
     if task == "kws":
         preset = get_preset(recipe.feature_preset)
-        train_set = open_split("kws", root, "train", preset, augment=True, seed=seed)
+        train_set = open_split("kws", root, "train", preset, augment=True, seed=seed, time_shift_ms=time_shift_ms)
         validation = open_split("kws", root, "validation", preset, seed=seed)
         assert isinstance(train_set, SpeechCommands)
         return TaskData("kws", train_set, validation, train_set.labels, (1,) + PRESETS[preset.name].shape,
