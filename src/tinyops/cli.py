@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "explore": "explore",
     "train": "train",
     "eval": "eval",
+    "search": "search",
 }
 EXIT_USAGE = 2
 

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from tinyops.errors import TinyOpsError
 from tinyops.ir import Graph
-from tinyops.zoo import mobilenet, mobilenetv3, nas, tiny
+from tinyops.zoo import micronets, mobilenet, mobilenetv3, nas, tiny
 from tinyops.zoo.spec import BuildRequest
 
 
@@ -32,6 +32,7 @@ IMAGENET: dict[str, Any] = dict(task="imagenet", default_resolution=(224, 224), 
                                default_input_channels=3)
 KWS: dict[str, Any] = dict(task="kws", default_resolution=(49, 10), default_classes=12, default_input_channels=1,
            input_kind="spectrogram")
+MICRONETS_REF = "Banbury et al. 2021 (MicroNets, MLSys), arXiv:2010.11267v6 Table 5"
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("mobilenetv1", mobilenet.build_mobilenetv1, summary="MobileNetV1, depthwise-separable, ReLU",
@@ -61,6 +62,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            reference="Zhang et al. 2017 (Hello Edge), arXiv:1711.07128", **KWS),
     Family("dscnn-l", tiny.build_dscnn_l, summary="DS-CNN-L keyword spotting",
            reference="Zhang et al. 2017 (Hello Edge), arXiv:1711.07128", **KWS),
+    *(Family(f"micronet-kws-{size}", getattr(micronets, f"build_micronet_kws_{size}"), task="kws",
+             summary=f"MicroNet-KWS-{size.upper()}: stem 10x4 s1 + DS blocks (searched by DNAS)",
+             reference=MICRONETS_REF, default_resolution=(49, 10), default_classes=12, default_input_channels=1,
+             input_kind="spectrogram") for size in ("s", "m", "l")),
+    *(Family(f"micronet-ad-{size}", getattr(micronets, f"build_micronet_ad_{size}"), task="mimii",
+             summary=f"MicroNet-AD-{size.upper()}: machine-ID classifier on 32x32 log-mel (searched by DNAS)",
+             reference=MICRONETS_REF, default_resolution=(32, 32), default_classes=4, default_input_channels=1,
+             input_kind="spectrogram") for size in ("s", "m", "l")),
     Family("resnet8", tiny.build_resnet8, task="cifar10", summary="ResNet-8 (MLPerf Tiny image classification)",
            reference="Banbury et al. 2021 (MLPerf Tiny), arXiv:2106.07597", default_resolution=(32, 32),
            default_classes=10, default_input_channels=3),

@@ -1,0 +1,278 @@
+"""DNAS (issue 14): proxies against the analyzer, gradients, a toy search verified, bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tinyops.cli import main  # noqa: E402
+from tinyops.hw.board import load_board  # noqa: E402
+from tinyops.search.budgets import make_budgets  # noqa: E402
+from tinyops.search.dnas import SearchConfig, search  # noqa: E402
+from tinyops.search.proxy import fit_proxy, graph_for, measure, sample_architectures  # noqa: E402
+from tinyops.search.space import Architecture, ad_space, kws_space, toy_space  # noqa: E402
+from tinyops.search.supernet import build_supernet  # noqa: E402
+
+BOARD = "nucleo-f446re"
+
+
+@pytest.fixture(scope="module")
+def board():  # type: ignore[no-untyped-def]
+    return load_board(BOARD)
+
+
+@pytest.fixture(scope="module")
+def toy_proxy(board):  # type: ignore[no-untyped-def]
+    return fit_proxy(toy_space(32, 4), board, "cmsis-nn", "internal", 8, samples=8)
+
+
+def synthetic_tensors(count: int, seed: int, classes: int = 12) -> tuple[Any, Any]:
+    """Per-class patterns (a bright band at a class-dependent frame/coefficient) over noise."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, classes, (count,), generator=generator)
+    inputs = torch.randn(count, 1, 49, 10, generator=generator) * 0.3
+    for index, label in enumerate(labels.tolist()):
+        inputs[index, 0, 4 * label:4 * label + 4, label % 10] += 2.0
+    return inputs, labels
+
+
+@pytest.mark.parametrize("space", [toy_space(32, 4), kws_space(), ad_space()], ids=["toy", "kws", "ad"])
+def test_hard_proxies_equal_the_analyzer(space, board) -> None:  # type: ignore[no-untyped-def]
+    proxy = fit_proxy(space, board, "cmsis-nn", "internal", 8, samples=6, seed=1)
+    for arch in sample_architectures(space, 5, seed=11):
+        measured = measure(graph_for(arch, 8), board, "cmsis-nn", "internal")
+        hard = proxy.hard_costs(arch)
+        assert hard.ops == measured.ops  # exactly 2 x MACs
+        assert hard.sram_bytes == measured.working_memory_bytes  # SpArSe working memory, sequential net
+        assert hard.cycles == pytest.approx(measured.compute_cycles, rel=1e-9)  # the cost model's cycles
+        assert hard.flash_bytes == pytest.approx(measured.flash_bytes, rel=0.03)
+        if measured.latency_ms is not None:
+            assert hard.latency_ms == pytest.approx(measured.latency_ms, rel=0.05)
+
+
+def test_four_bit_flash_proxy_matches_packed_model(board) -> None:  # type: ignore[no-untyped-def]
+    space = toy_space(32, 4)
+    proxy = fit_proxy(space, board, "cmsis-nn", "internal", 4, samples=6)
+    arch = space.largest()
+    measured = measure(graph_for(arch, 4), board, "cmsis-nn", "internal")
+    assert proxy.hard_costs(arch).flash_bytes == pytest.approx(measured.flash_bytes, rel=0.03)
+    eight = fit_proxy(space, board, "cmsis-nn", "internal", 8, samples=6)
+    assert proxy.hard_costs(arch).flash_bytes < eight.hard_costs(arch).flash_bytes
+
+
+def test_every_proxy_is_monotonic_in_every_width(toy_proxy) -> None:  # type: ignore[no-untyped-def]
+    space = toy_proxy.space
+    base = Architecture(space, (16, 16, 16, 16, 16))
+    costs = toy_proxy.hard_costs(base)
+    for layer in range(len(base.widths)):
+        widths = list(base.widths)
+        widths[layer] += 4
+        wider = toy_proxy.hard_costs(Architecture(space, tuple(widths)))
+        for name in ("ops", "flash_bytes", "sram_bytes", "latency_ms"):
+            assert getattr(wider, name) >= getattr(costs, name), (layer, name)
+        assert wider.ops > costs.ops and wider.flash_bytes > costs.flash_bytes
+
+
+def test_gradients_reach_every_architecture_parameter(toy_proxy) -> None:  # type: ignore[no-untyped-def]
+    from tinyops.search.dnas import penalty
+
+    net = build_supernet(toy_proxy.space, seed=0)
+    inputs, labels = synthetic_tensors(16, 0)
+    widths, keeps = net.sample(5.0, torch.Generator().manual_seed(0))
+    loss = torch.nn.functional.cross_entropy(net(inputs, widths, keeps), labels)
+    loss = loss + penalty(toy_proxy, toy_proxy, widths, keeps,
+                          {"flash_bytes": 1000, "sram_bytes": 1000, "latency_ms": 0.1}, 1.0)
+    loss.backward()
+    for parameter in net.arch_parameters():
+        assert parameter.grad is not None and float(parameter.grad.abs().sum()) > 0
+
+
+def _toy_budgets(board, proxy, share: float = 0.5):  # type: ignore[no-untyped-def]
+    largest = proxy.hard_costs(proxy.space.largest())
+    return make_budgets(board, board, "internal", "cmsis-nn", largest.flash_bytes * share / 1024,
+                        None, largest.latency_ms * share, None)
+
+
+def test_toy_search_is_fast_deterministic_and_verified(board, toy_proxy) -> None:  # type: ignore[no-untyped-def]
+    space = toy_proxy.space
+    train, validation = synthetic_tensors(512, 0), synthetic_tensors(128, 1)
+    budgets = _toy_budgets(board, toy_proxy)
+    config = SearchConfig(epochs=3, batch_size=64, seed=3, calibration_samples=6, threads=1)
+    started = time.perf_counter()
+    first = search(space, train, validation, budgets, board, board, config)
+    assert time.perf_counter() - started < 60
+    second = search(space, train, validation, budgets, board, board, config)
+    assert first.status == "verified" and first.verification.fits
+    assert first.architecture.widths == second.architecture.widths
+    assert [t.hard for t in first.trace] == [t.hard for t in second.trace]
+    check = first.verification
+    assert budgets.flash_bytes is not None and budgets.latency_ms is not None
+    assert check.flash_bytes <= budgets.flash_bytes and check.latency_ms is not None
+    assert check.latency_ms <= budgets.latency_ms
+    record = first.to_json()
+    assert len(record["trace"]) == 3 and {"soft", "hard"} <= set(record["trace"][0])
+    assert all(w % 4 == 0 for w in record["widths"])
+
+
+def test_repair_makes_a_large_network_fit(board, toy_proxy) -> None:  # type: ignore[no-untyped-def]
+    from tinyops.search.verify import repair
+
+    budgets = _toy_budgets(board, toy_proxy, share=0.3)
+    fixed, check, repairs = repair(toy_proxy.space.largest(), budgets, board, board, toy_proxy, toy_proxy, 8)
+    assert check.fits and repairs
+    assert all(r.to_width < r.from_width and r.to_width % 4 == 0 for r in repairs)
+
+
+def test_budget_below_the_smallest_network_is_infeasible(board, toy_proxy) -> None:  # type: ignore[no-untyped-def]
+    budgets = make_budgets(board, board, "internal", "cmsis-nn", 1.0, None, None, None)  # 1 KiB of flash
+    result = search(toy_proxy.space, synthetic_tensors(64, 0), synthetic_tensors(16, 1), budgets, board, board,
+                    SearchConfig(epochs=1, calibration_samples=4, threads=1))
+    assert result.status == "infeasible" and "smallest" in (result.reason or "")
+    assert not result.verification.checks["flash"]
+
+
+def test_cli_search_writes_a_train_arch_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    output = tmp_path / "arch.json"
+    code = main(["search", "dnas", "--task", "kws", "--board", BOARD, "--synthetic", "120", "--max-channels", "16",
+                 "--blocks", "3", "--epochs", "1", "--flash-kb", "8", "--threads", "1", "--output", str(output), "--json",
+                 "--plot", str(tmp_path / "trace.png")])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["status"] == "verified" and record["verification"]["fits"]
+    written = json.loads(output.read_text())
+    assert written["stem"]["channels"] == record["widths"][0] and "dnas" in written
+    assert (tmp_path / "trace.png").stat().st_size > 0
+
+
+def test_cli_infeasible_budget_exits_1_with_reason(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["search", "dnas", "--task", "kws", "--board", BOARD, "--synthetic", "60", "--max-channels", "8",
+                 "--blocks", "2", "--epochs", "1", "--flash-kb", "0.5", "--threads", "1", "--output", str(tmp_path / "a.json"),
+                 "--json"])
+    assert code == 1
+    assert json.loads(capsys.readouterr().out)["status"] == "infeasible"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bits", "3"], "--bits"),
+    (["--latency-ms", "5", "--fps", "10"], "not both"),
+    (["--output", "arch.txt"], "*.json"),
+    (["--task", "vww"], "VWW"),
+    (["--board", "no-such-board"], "no-such-board"),
+    (["--warmup-epochs", "3"], "--warmup-epochs"),
+])
+def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, capsys, argv, message) -> None:  # type: ignore[no-untyped-def]
+    base = {"--task": "kws", "--board": BOARD, "--synthetic": "60", "--output": str(tmp_path / "a.json")}
+    for flag, value in zip(argv[::2], argv[1::2]):
+        base[flag] = value
+    args = ["search", "dnas"] + [part for pair in base.items() for part in pair]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_refuses_to_overwrite_without_force(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    output = tmp_path / "arch.json"
+    output.write_text("{}")
+    assert main(["search", "dnas", "--task", "kws", "--board", BOARD, "--synthetic", "60",
+                 "--output", str(output)]) == 2
+    assert output.read_text() == "{}"
+
+
+# Table 4 of MicroNets v6: Mops (= 2 x MACs) and .tflite KB of the published models.
+PUBLISHED = {"micronet-kws-s": (16.4, 102), "micronet-kws-m": (30.6, 163), "micronet-kws-l": (129, 612),
+             "micronet-ad-s": (37.5, 253), "micronet-ad-m": (124.7, 464)}
+
+
+@pytest.mark.parametrize("family", sorted(PUBLISHED))
+def test_zoo_micronets_match_table_4(family: str) -> None:
+    from tinyops.analysis.analyze import analyze
+    from tinyops.zoo import build_model
+
+    totals = analyze(build_model(family, 1.0)).totals
+    mops, kilobytes = PUBLISHED[family]
+    assert 2 * totals.macs / 1e6 == pytest.approx(mops, rel=0.03)
+    assert totals.flash_bytes / 1000 == pytest.approx(kilobytes, rel=0.10)
+
+
+def test_search_space_builds_the_published_kws_s() -> None:
+    from tinyops.search.space import architecture_from_record
+    from tinyops.zoo import build_model
+
+    record = {"stem": {"channels": 84}, "blocks": [{"channels": 112, "stride": 2}] + [
+        {"channels": c} for c in (84, 84, 84, 196)]}
+    arch = architecture_from_record(kws_space(), record)
+    assert arch.widths == (84, 112, 84, 84, 84, 196, 0, 0, 0, 0)
+    ours, zoo = arch.build_graph(), build_model("micronet-kws-s", 1.0)
+    assert [(op.kind, [t.shape for t in op.outputs]) for op in ours.main.ops] == [
+        (op.kind, [t.shape for t in op.outputs]) for op in zoo.main.ops]
+
+
+@pytest.mark.slow
+def test_cli_export_trains_writes_and_verifies_the_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tinyops.frontends.loader import load_model
+    from tinyops.tasks.architectures import build_arch
+
+    output, model = tmp_path / "arch.json", tmp_path / "model.tflite"
+    code = main(["search", "dnas", "--task", "kws", "--board", BOARD, "--synthetic", "120", "--max-channels", "16",
+                 "--blocks", "3", "--epochs", "1", "--export-epochs", "2", "--threads", "1", "--bits", "8,4",
+                 "--output", str(output), "--export", str(model), "--json"])
+    assert code == 0
+    searches = json.loads(capsys.readouterr().out)["searches"]
+    assert [s["search"]["weight_bits"] for s in searches] == [8, 4]
+    for bits, record in zip((8, 4), searches):
+        exported = record["exported"]
+        assert exported["verification"]["fits"] and Path(exported["path"]).name == f"model-w{bits}.tflite"
+        graph = load_model(exported["path"])
+        assert [op.kind for op in graph.main.ops][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
+        # The architecture file is one `tinyops train --arch` reads.
+        built = build_arch(tmp_path / f"arch-w{bits}.json")
+        assert len(built.main.ops) == len(graph.main.ops)
+    four, eight = (Path(s["exported"]["path"]).stat().st_size for s in searches[::-1])
+    assert searches[0]["widths"] != searches[1]["widths"] or four < eight
+
+
+def test_cli_data_folder_in_the_wrong_layout_is_one_line_exit_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "readme.txt").write_text("not speech commands")
+    assert main(["search", "dnas", "--task", "kws", "--board", BOARD, "--data", str(tmp_path / "data"),
+                 "--output", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not (tmp_path / "a.json").exists()
+
+
+def test_latency_board_and_external_strategy(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Flash/SRAM from one board, latency from another; then the TinyOps space (weights external)."""
+    output = tmp_path / "a.json"
+    assert main(["search", "dnas", "--task", "kws", "--board", BOARD, "--latency-board", "nucleo-f746zg",
+                 "--fps", "200", "--synthetic", "60", "--max-channels", "8", "--blocks", "2", "--epochs", "1",
+                 "--threads", "1", "--output", str(output), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["budgets"]["latency_board"] == "nucleo-f746zg" and record["budgets"]["latency_ms"] == 5.0
+    assert set(record["proxy_fits"]) == {"board", "latency_board"}
+    assert record["verification"]["latency_ms"] <= 5.0
+    assert main(["search", "dnas", "--task", "kws", "--board", "stm32f746g-disco@paper", "--strategy", "overlay-v2",
+                 "--synthetic", "60", "--max-channels", "8", "--blocks", "2", "--epochs", "1", "--threads", "1",
+                 "--output", str(output), "--force", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["budgets"]["flash_bytes"] == 8 * 1024 * 1024  # the board's external memory
+    assert "overlay-v2" in record["verification"]["assumptions"]["latency"]
+
+
+def test_derivation_rules_on_known_logits() -> None:
+    from tinyops.search.dnas import derive
+
+    space = toy_space(32, 4)
+    net = build_supernet(space, seed=0)
+    with torch.no_grad():
+        net.keep_logits[1][1] = 1.0  # block 3 (the second skippable one): skip beats keep
+        net.width_logits[0][-1] = 5.0  # stem: almost surely 32
+    argmax = derive(net, space, "argmax")
+    expected = derive(net, space, "expected")
+    assert argmax.widths == (32, 4, 4, 0, 4)  # untouched logits tie: the first (narrowest) option
+    assert expected.widths[0] in (28, 32) and expected.widths[1:] == (16, 16, 0, 16)  # mean of 4..32 is 18
