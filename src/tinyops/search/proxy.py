@@ -14,7 +14,7 @@ equals the figure tinyops computes on the built graph:
   these sequential nets: the analyzer's peak of live activations), plus, for 4-bit weights,
   the int8 copy TFLM unpacks each op's filter into;
 - latency = the cost model's cycles (per kernel class: 1x1 conv, im2col conv, depthwise 3x3,
-  fully connected, other ops; from ``sim/params`` for the board's core and the kernel library),
+  fully connected, other ops; from ``kernels/profiles`` for the board's core and the kernel library),
   mapped to milliseconds by a linear fit against ``simulate`` of the plan on sampled
   architectures (which adds the memory stalls of where the plan puts weights and activations).
 """
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
     from tinyops.hw.board import Board
-    from tinyops.sim.params import CoreParams
+    from tinyops.kernels.profile import CoreParams
 
 BIAS_BYTES = 4
 QUANT_PARAM_BYTES = 12  # per channel, per weight and per bias tensor (float32 scale + int64 zero point)
@@ -223,8 +223,8 @@ def measure(graph: Any, board: "Board", kernels: str, strategy: str) -> Measured
     from tinyops.analysis.analyze import analyze
     from tinyops.memory.plan import plan_memory
     from tinyops.search.explore import evaluate_strategy
-    from tinyops.sim.cost_model import compute_cycles
-    from tinyops.sim.params import load_params
+    from tinyops.cost.cost_model import compute_cycles
+    from tinyops.kernels.profile import load_params
 
     analysis = analyze(graph, board, kernels=kernels)
     params = load_params(board.core, kernels)
@@ -232,7 +232,7 @@ def measure(graph: Any, board: "Board", kernels: str, strategy: str) -> Measured
     arena = plan_memory(graph, planner="tflm", kernels=kernels).arena_bytes
     if strategy == "auto":
         from tinyops.search.explore import choose_auto, strategy_names
-        from tinyops.planning import strategies
+        from tinyops.planning import planners as strategies
 
         outcomes = [evaluate_strategy(graph, board, s, kernels, analysis) for s in strategy_names()
                     if s in strategies.applicable(board)]
@@ -261,7 +261,7 @@ def graph_for(arch: Architecture, weight_bits: int) -> Any:
 def fit_proxy(space: SearchSpace, board: "Board", kernels: str, strategy: str, weight_bits: int,
               samples: int = 10, seed: int = 0) -> CostProxy:
     """Build the proxy for a board and fit its flash overhead and latency scale on sampled networks."""
-    from tinyops.sim.params import load_params
+    from tinyops.kernels.profile import load_params
 
     params = load_params(board.core, kernels)
     clock = float(board.max_clock_mhz)  # the plans run at the board's maximum clock too
@@ -272,7 +272,7 @@ def fit_proxy(space: SearchSpace, board: "Board", kernels: str, strategy: str, w
         graph = graph_for(arch, weight_bits)
         rows.append((arch, graph, measure(graph, board, kernels, strategy)))
     # Tail ops (pool, reshape, FC, softmax): linear in the last width; read from the cost model.
-    from tinyops.sim.cost_model import compute_cycles
+    from tinyops.cost.cost_model import compute_cycles
 
     tail_points = []
     for arch, graph, _ in rows[:3]:
