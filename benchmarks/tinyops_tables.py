@@ -47,14 +47,14 @@ class PaperRow:
 
 
 ROWS: list[PaperRow] = [
-    PaperRow("T1", "F469", "MCUNetV1-F469-int8", None, 0, 0, "tinyopsv2", 3022),
+    PaperRow("T1", "F469", "MCUNetV1-F469-int8", "mcunet-in2", 1.00, 160, "internal", 3022),
     PaperRow("T1", "F469", "MNASNet-w1.00-r080", "mnasnet-b1", 1.00, 80, "tinyopsv2", 2146),
     PaperRow("T1", "F469", "MbV3-w0.75-r128", "mobilenetv3-large-no-se", 0.75, 128, "tinyopsv2", 1460),
     PaperRow("T1", "F469", "MbV3-w1.00-r160", "mobilenetv3-large-no-se", 1.00, 160, "tinyopsv2", 3942),
-    PaperRow("T1", "F746", "MCUNetV1-F746-int8", None, 0, 0, "internal", 1838),
+    PaperRow("T1", "F746", "MCUNetV1-F746-int8", "mcunet-in3", 1.00, 176, "internal", 1838),
     PaperRow("T1", "F746", "MNASNet-w1.00-r128", "mnasnet-b1", 1.00, 128, "tinyopsv2", 1367),
     PaperRow("T1", "F746", "MbV3-w1.00-r160", "mobilenetv3-large-no-se", 1.00, 160, "tinyopsv2", 1307),
-    PaperRow("T1", "H743", "MCUNetV1-H743-int8", None, 0, 0, "internal", 1158),
+    PaperRow("T1", "H743", "MCUNetV1-H743-int8", "mcunet-in4", 1.00, 160, "internal", 1158),
     PaperRow("T1", "H743", "MNASNet-w1.00-r144", "mnasnet-b1", 1.00, 144, "tinyopsv2", 1009),
     PaperRow("T1", "H743", "MNASNet-w1.00-r192", "mnasnet-b1", 1.00, 192, "tinyopsv2", 1625),
     # Table 2 gives power and energy; latency = energy / power.
