@@ -214,6 +214,8 @@ def finish_plan(setup: ExternalSetup, strategy: str, steps: list[PlanStep], tran
         arena_runtime=runtime, arena_bytes=arena_bytes, runtime_overhead_bytes=setup.runtime_overhead_bytes,
         sram_lower_bound_bytes=setup.layout.lower_bound_bytes, buffers=list(buffers or []),
         warnings=list(setup.warnings),
+        spilled_activation_bytes=({setup.layout.spill_memory: setup.layout.spilled_bytes}
+                                  if setup.layout.spill_memory and setup.layout.spilled_bytes else {}),
     )
 
 
@@ -298,9 +300,44 @@ def external_xip_candidates(graph: Graph, board: Board, options: PlanOptions | N
                         f"(in output-channel slices that fit free SRAM) just before computing on them"}))
     if not candidates:
         candidates.append(plan_xip_from(setup, home.name if home else setup.sram_memory, copied=False))
-    return candidates
+    return candidates + row_tiled_variants(setup, candidates)
+
+
+def spill_offsets(setup: ExternalSetup) -> dict[str, int]:
+    """Offsets of the spilled activations in their external RAM."""
+    return {name: slot.offset_bytes for name, slot in setup.layout.slots.items()
+            if slot.memory == setup.layout.spill_memory}
+
+
+def free_regions(setup: ExternalSetup, reserve_bytes: list[int] | None = None) -> list[tuple[int, int]]:
+    """Per step, the SRAM [lo, hi) no activation live in the step uses: all of it above the live
+    activations, or (``reserve_bytes``) only the top ``reserve_bytes[k]`` of the budget."""
+    budget = setup.sram_budget_bytes
+    out = []
+    for k, top in enumerate(setup.layout.sram_top_per_step):
+        lo = top if reserve_bytes is None else max(top, budget - reserve_bytes[k])
+        out.append((lo, budget))
+    return out
+
+
+def row_tiled_variants(setup: ExternalSetup, plans: list[Plan]) -> list[Plan]:
+    """Each plan again with its spilled activations moved in row tiles (an extra candidate; none
+    when nothing is spilled or no op can be tiled)."""
+    from tinyops.planning.row_tiles import tile_spilled_steps
+
+    if not setup.layout.spilled_bytes or setup.layout.spill_memory is None:
+        return []
+    out = []
+    for plan in plans:
+        if any(tr.engine == "cpu" for tr in plan.transfers):
+            continue  # CPU-staged weights (SD card): the tiles' buffers would share its free SRAM
+        tiled = tile_spilled_steps(plan, setup.layout.spill_memory, spill_offsets(setup), setup.sram_memory,
+                                   free_regions(setup))
+        if tiled is not plan:
+            out.append(tiled)
+    return out
 
 
 __all__ = ["ExternalSetup", "prepare", "external_xip_candidates", "plan_xip_from", "require_external",
            "activation_accesses", "finish_plan", "image_offsets", "boot_copy_target", "external_bytes_of",
-           "placed_buffers", "flash_offsets"]
+           "placed_buffers", "flash_offsets", "free_regions", "row_tiled_variants", "spill_offsets"]

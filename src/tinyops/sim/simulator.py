@@ -89,6 +89,7 @@ def build_tasks(plan: Plan) -> list[Task]:
                 raise TinyOpsError(f"transfer {tr.id}: unknown memory {name!r}")
     last_cpu: int | None = None
     pending_dma: list[tuple[int, Transfer]] = []
+    task_of_transfer: dict[int, int] = {}
     for st in plan.steps:
         for part in st.partitions:
             ref = (st.step, part.index)
@@ -103,6 +104,7 @@ def build_tasks(plan: Plan) -> list[Task]:
                     last_cpu = task.id
                 else:
                     pending_dma.append((task.id, tr))
+                task_of_transfer[tr.id] = task.id
                 tasks.append(task)
                 need_ids.append(task.id)
             cycles = st.compute_cycles * part.share
@@ -130,6 +132,11 @@ def build_tasks(plan: Plan) -> list[Task]:
             if tr.after not in compute_id:
                 raise TinyOpsError(f"transfer {tr.id}: 'after' names no partition {tr.after}")
             tasks[task_id].deps.append(compute_id[tr.after])
+    for tr in plan.transfers:
+        # A transfer that reads what a write-back writes (or reuses its buffer) starts after it.
+        for other in tr.waits_for:
+            if other in task_of_transfer and tr.id in task_of_transfer:
+                tasks[task_of_transfer[tr.id]].deps.append(task_of_transfer[other])
     return tasks
 
 
