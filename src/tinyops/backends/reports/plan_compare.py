@@ -24,11 +24,13 @@ def plan_fields(plan: Plan) -> dict[str, Any]:
         "external_bytes": dict(plan.external_bytes),
         "dma_bytes": plan.dma_bytes,
         "overlay_buffer_bytes": plan.overlay_buffer_bytes,
+        "spilled_activation_bytes": dict(plan.spilled_activation_bytes),
     }
 
 
 def layer_fields(plan: Plan) -> list[dict[str, Any]]:
-    """Per layer: the op it runs, its partitions (output-channel ranges) and where each operand lives."""
+    """Per layer: the op it runs, its partitions (output-channel and output-row ranges, ``tiles``:
+    how many distinct of each), its fused group and where each operand lives."""
     out = []
     for st in plan.steps:
         placement: dict[str, str] = {}
@@ -37,6 +39,9 @@ def layer_fields(plan: Plan) -> list[dict[str, Any]]:
                 placement[acc.tensor] = acc.memory
         out.append({"op_index": st.op_index, "partitions": len(st.partitions),
                     "partition_channels": [[p.channel_start, p.channel_stop] for p in st.partitions],
+                    "partition_rows": [[p.row_start, p.row_stop] for p in st.partitions],
+                    "tiles": st.tiles, "fused_group": st.fused_group,
+                    "recompute_macs": sum(p.recompute_macs for p in st.partitions),
                     "placement": placement})
     return out
 
