@@ -8,7 +8,8 @@ code generator read the same numbers from here.
 
 Row-tileable: CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, AVERAGE_POOL_2D with VALID padding (a SAME
 average pool divides by the count of *real* taps at the border, which a padded tile would change),
-and the elementwise ops whose operands all have the output's shape (ADD, MUL..., halo 0).
+PAD with constant paddings (a 1-row window whose top/bottom padding is the PAD's own), and the
+elementwise ops whose operands all have the output's shape (ADD, MUL..., halo 0).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tinyops.ir.graph import Op
 from tinyops.ops.common import same_padding
 
 WINDOW_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+PAD_KINDS = ("PAD", "PADV2")
 ELEMENTWISE_KINDS = ("ADD", "SUB", "MUL", "RELU", "RELU6", "HARD_SWISH", "LOGISTIC", "QUANTIZE")
 
 
@@ -45,12 +47,14 @@ class RowWindow:
     def input_rows(self, r0: int, r1: int) -> tuple[int, int]:
         """Rows of the real input that output rows [r0, r1) read: [i0, i1), clipped to the map."""
         p0, p1 = self.padded_rows(r0, r1)
-        return max(p0 - self.pad_top, 0), min(p1 - self.pad_top, self.in_rows)
+        clip = lambda row: min(max(row - self.pad_top, 0), self.in_rows)  # noqa: E731
+        return clip(p0), clip(p1)
 
     def tile_padding(self, r0: int, r1: int) -> tuple[int, int]:
         """(top, bottom) zero rows a tile adds around its input rows: only at the map's edges."""
         p0, p1 = self.padded_rows(r0, r1)
-        return max(self.pad_top - p0, 0), max(p1 - self.pad_top - self.in_rows, 0)
+        first, last = p0 - self.pad_top, p1 - self.pad_top  # in real-row coordinates
+        return max(0, min(last, 0) - first), max(0, last - max(first, self.in_rows))
 
     def halo_rows(self, r0: int, r1: int) -> int:
         """Input rows a tile reads beyond its own ``(r1 - r0) x stride`` rows (re-read by a neighbour)."""
@@ -68,6 +72,12 @@ def row_window(op: Op) -> RowWindow | None:
         if any(t is not None and not t.is_constant and t.shape != op.outputs[0].shape for t in op.inputs):
             return None
         return RowWindow(1, 1, 1, 0, 0, in_rows, out_rows)
+    if op.kind in PAD_KINDS:
+        paddings = op.input(1)
+        if paddings is None or paddings.data is None:
+            return None
+        top, bottom = (int(v) for v in paddings.data.reshape(-1, 2)[1])
+        return RowWindow(1, 1, 1, top, bottom, in_rows, out_rows)
     if op.kind not in WINDOW_KINDS:
         return None
     padding = str(op.attrs.get("padding", "VALID"))
@@ -98,4 +108,4 @@ def row_bytes(shape: tuple[int, ...], itemsize: int) -> int:
     return int(shape[2]) * int(shape[3]) * itemsize if len(shape) == 4 else 0
 
 
-__all__ = ["ELEMENTWISE_KINDS", "RowWindow", "WINDOW_KINDS", "row_bytes", "row_window", "split_rows"]
+__all__ = ["ELEMENTWISE_KINDS", "PAD_KINDS", "RowWindow", "WINDOW_KINDS", "row_bytes", "row_window", "split_rows"]

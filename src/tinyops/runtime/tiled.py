@@ -21,7 +21,7 @@ import tinyops.runtime.kernels  # noqa: F401  (registers the kernels)
 from tinyops.errors import TinyOpsError
 from tinyops.ir.graph import Op
 from tinyops.ops.common import same_padding
-from tinyops.ops.rows import ELEMENTWISE_KINDS, row_window
+from tinyops.ops.rows import ELEMENTWISE_KINDS, PAD_KINDS, row_window
 from tinyops.runtime.kernels.base import KernelOptions, kernel_factory
 
 
@@ -36,7 +36,7 @@ def _pad_value(op: Op) -> int:
 
 def _columns(op: Op) -> tuple[int, int]:
     """(left, right) zero columns of the op's SAME padding (tiles keep whole rows)."""
-    if op.kind in ELEMENTWISE_KINDS or str(op.attrs.get("padding", "VALID")) != "SAME":
+    if op.kind in ELEMENTWISE_KINDS or op.kind in PAD_KINDS or str(op.attrs.get("padding", "VALID")) != "SAME":
         return 0, 0
     source = op.inputs[0]
     assert source is not None
@@ -68,6 +68,14 @@ def _tile_op(op: Op, tile_shape: tuple[int, ...], out_shape: tuple[int, ...]) ->
             resized = copy.copy(other)
             resized.shape = tile_shape
             inputs[i] = resized
+    if op.kind in PAD_KINDS:
+        # The tile's own edge rows come with it (see run_row_tiled): the PAD adds only columns.
+        paddings = copy.copy(inputs[1])
+        assert paddings is not None and paddings.data is not None
+        data = np.array(paddings.data, copy=True).reshape(-1, 2)
+        data[1] = 0
+        paddings.data = data.astype(paddings.data.dtype)
+        inputs[1] = paddings
     tile.inputs = inputs
     output = copy.copy(op.outputs[0])
     output.shape = out_shape
@@ -91,6 +99,8 @@ def run_row_tiled(op: Op, inputs: Sequence[np.ndarray], tiles: Sequence[tuple[in
     covered = np.zeros(out_shape[1], dtype=bool)
     left, right = _columns(op)
     fill = _pad_value(op)
+    if op.kind == "PADV2":
+        raise TinyOpsError(f"{op.label}: row tiles of PADV2 (explicit pad value) are not executed here")
     for r0, r1 in tiles:
         i0, i1 = window.input_rows(r0, r1)
         top, bottom = window.tile_padding(r0, r1)
