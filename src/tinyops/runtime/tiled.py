@@ -83,41 +83,54 @@ def _tile_op(op: Op, tile_shape: tuple[int, ...], out_shape: tuple[int, ...]) ->
     return tile
 
 
+def run_tile(op: Op, parts: Sequence[tuple[int, np.ndarray]], r0: int, r1: int,
+             options: KernelOptions | None = None) -> np.ndarray:
+    """Output rows [r0, r1) of ``op`` from only the input rows the tile reads.
+
+    ``parts``: per non-constant input, (index of its first row, those rows). They must cover
+    :meth:`RowWindow.input_rows` of the tile; a missing row is an error, so a fused group whose
+    tiles do not carry enough halo fails here instead of reading garbage."""
+    window = row_window(op)
+    if window is None:
+        raise TinyOpsError(f"{op.label} cannot be split along output rows")
+    if op.kind == "PADV2":
+        raise TinyOpsError(f"{op.label}: row tiles of PADV2 (explicit pad value) are not executed here")
+    factory = kernel_factory(op)
+    if factory is None:
+        raise TinyOpsError(f"no reference kernel for {op.label}")
+    out_shape = op.outputs[0].shape
+    i0, i1 = window.input_rows(r0, r1)
+    top, bottom = window.tile_padding(r0, r1)
+    left, right = _columns(op)
+    fill = _pad_value(op)
+    tile_inputs = []
+    for first, rows in parts:
+        if i0 < first or i1 > first + rows.shape[1]:
+            raise TinyOpsError(f"{op.label}: tile rows {r0}:{r1} read input rows {i0}:{i1}, "
+                               f"given {first}:{first + rows.shape[1]}")
+        sliced = rows[:, i0 - first:i1 - first]
+        if top or bottom or left or right:
+            sliced = np.pad(sliced, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
+        tile_inputs.append(np.ascontiguousarray(sliced))
+    tile_out = (out_shape[0], r1 - r0, out_shape[2], out_shape[3])
+    kernel = factory(_tile_op(op, tile_inputs[0].shape, tile_out), options or KernelOptions())
+    (result,) = kernel(tile_inputs)
+    return result.reshape(tile_out)
+
+
 def run_row_tiled(op: Op, inputs: Sequence[np.ndarray], tiles: Sequence[tuple[int, int]],
                   options: KernelOptions | None = None) -> np.ndarray:
     """Output of ``op`` computed tile by tile; ``tiles`` are output row ranges [r0, r1) covering the map.
 
     ``inputs`` are the op's non-constant inputs in order (batch 1, NHWC)."""
-    window = row_window(op)
-    if window is None:
-        raise TinyOpsError(f"{op.label} cannot be split along output rows")
-    factory = kernel_factory(op)
-    if factory is None:
-        raise TinyOpsError(f"no reference kernel for {op.label}")
-    out_shape = op.outputs[0].shape
-    out = np.empty(out_shape, dtype=op.outputs[0].dtype.numpy)
-    covered = np.zeros(out_shape[1], dtype=bool)
-    left, right = _columns(op)
-    fill = _pad_value(op)
-    if op.kind == "PADV2":
-        raise TinyOpsError(f"{op.label}: row tiles of PADV2 (explicit pad value) are not executed here")
+    out = np.empty(op.outputs[0].shape, dtype=op.outputs[0].dtype.numpy)
+    covered = np.zeros(op.outputs[0].shape[1], dtype=bool)
     for r0, r1 in tiles:
-        i0, i1 = window.input_rows(r0, r1)
-        top, bottom = window.tile_padding(r0, r1)
-        parts = []
-        for x in inputs:
-            rows = x[:, i0:i1]
-            if top or bottom or left or right:
-                rows = np.pad(rows, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
-            parts.append(np.ascontiguousarray(rows))
-        tile_out = (out_shape[0], r1 - r0, out_shape[2], out_shape[3])
-        kernel = factory(_tile_op(op, parts[0].shape, tile_out), options or KernelOptions())
-        (result,) = kernel(parts)
-        out[:, r0:r1] = result.reshape(tile_out)
+        out[:, r0:r1] = run_tile(op, [(0, x) for x in inputs], r0, r1, options)
         covered[r0:r1] = True
     if not covered.all():
         raise TinyOpsError(f"row tiles of {op.label} leave output rows uncovered")
     return out
 
 
-__all__ = ["run_row_tiled"]
+__all__ = ["run_row_tiled", "run_tile"]
