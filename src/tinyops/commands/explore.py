@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tinyops.backends.reports.explore import render, summarize
 from tinyops.commands.common import make_console, print_json
 from tinyops.errors import TinyOpsError
 
@@ -81,60 +82,6 @@ def build_sweep(args: argparse.Namespace) -> Any:
                  boards=_boards(args.boards), strategies=tuple(dict.fromkeys(strategies)), kernels=args.kernels)
 
 
-def summarize(rows: list[dict[str, str]], boards: tuple[str, ...]) -> dict[str, Any]:
-    from tinyops.search.pareto import board_finding
-
-    out: dict[str, Any] = {}
-    for board in boards:
-        on_board = [r for r in rows if r["board"] == board]
-        per_strategy: dict[str, Any] = {}
-        for strategy in dict.fromkeys(r["strategy"] for r in on_board):
-            mine = [r for r in on_board if r["strategy"] == strategy]
-            feasible = [r for r in mine if r["feasible"] == "true" and r["latency_ms"]]
-            best = max(feasible, key=lambda r: float(r["accuracy"] or "-1"), default=None)
-            per_strategy[strategy] = {
-                "configurations": len(mine), "feasible": len(feasible),
-                "most_accurate": None if best is None else {
-                    "config": f"{best['family']}-w{best['width']}-r{best['resolution']}",
-                    "accuracy": float(best["accuracy"]) if best["accuracy"] else None,
-                    "accuracy_source": best["accuracy_source"], "latency_ms": float(best["latency_ms"]),
-                    "energy_mj": float(best["energy_mj"])}}
-        out[board] = {"strategies": per_strategy, "latency": board_finding(rows, board, "latency_ms").as_dict(),
-                      "energy": board_finding(rows, board, "energy_mj").as_dict()}
-    return out
-
-
-def _render(summary: dict[str, Any], console: Any) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"tinyops explore: {summary['output']}", title_justify="left", header_style="bold",
-                  caption="latency/energy: cost model simulating each plan (board at its max clock, "
-                          f"{summary['kernels']} kernels); accuracy: published or estimated (see CSV)")
-    for name in ("board", "strategy", "feasible", "most accurate deployable", "top-1 %", "ms", "mJ"):
-        table.add_column(name, justify="left" if name in ("board", "strategy", "most accurate deployable") else "right")
-    for board, data in summary["boards"].items():
-        for strategy, s in data["strategies"].items():
-            best = s["most_accurate"]
-            table.add_row(board, strategy, f"{s['feasible']}/{s['configurations']}",
-                          best["config"] if best else "-",
-                          f"{best['accuracy']:.2f}{'*' if best['accuracy_source'] == 'estimated' else ''}"
-                          if best and best["accuracy"] is not None else "-",
-                          f"{best['latency_ms']:.1f}" if best else "-", f"{best['energy_mj']:.1f}" if best else "-")
-    console.print(table)
-    for board, data in summary["boards"].items():
-        lat = data["latency"]
-        if lat["front"]:
-            console.print(f"{board}: latency-accuracy front has {len(lat['front'])} points, "
-                          f"{lat['external_only_on_front']} of them configurations the internal strategy cannot "
-                          f"deploy; best accuracy {lat['best_accuracy']} vs "
-                          f"{lat['best_internal_accuracy'] if lat['best_internal_accuracy'] is not None else 'nothing'}"
-                          " with internal")
-    console.print(f"{summary['new_rows']} new rows, {summary['reused_rows']} reused, {summary['configurations']} "
-                  f"configurations in {summary['elapsed_s']:.1f} s ({summary['workers']} workers, {summary['cluster']})"
-                  + ("; plots: " + ", ".join(summary["plots"]) if summary["plots"] else ""))
-    console.print("* estimated accuracy (zoo-wide fit, see docs/explore.md)")
-
-
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -179,5 +126,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        _render(summary, make_console())
+        render(summary, make_console())
     return 0

@@ -14,12 +14,11 @@ filter stays in the data cache.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
+from tinyops.ir.memory import INTERNAL_FLASH_KIND, VOLATILE_KINDS
 from tinyops.cost.cost_model import OpCounts
 from tinyops.kernels.profile import CoreParams, load_memory_energy
 
@@ -74,14 +73,16 @@ def _flash_port(board: Board, clock_mhz: float, params: CoreParams) -> MemoryPor
     read_bps = line_bytes * clock_mhz * 1e6 / cpu_cycles_per_line
     energy = load_memory_energy().internal_flash_read_nj_per_byte
     # Programming the flash at run time is not modelled (Svoboda: orders of magnitude slower).
-    return MemoryPort(FLASH, "internal-flash", read_bps, 0.0, stall, None, 0.0, 0, energy, 0.0, 0.0, False)
+    return MemoryPort(FLASH, INTERNAL_FLASH_KIND, read_bps, 0.0, stall, None, 0.0, 0, energy, 0.0, 0.0, False)
 
 
-def _external_port(board: Board, mem, clock_mhz: float) -> MemoryPort:  # type: ignore[no-untyped-def]
+def _external_port(board: Board, mem: ExternalMemory, clock_mhz: float) -> MemoryPort:
     read_bps = mem.read_bandwidth_mb_s * 1e6
     write_bps = mem.write_bandwidth_mb_s * 1e6
     read_nj = mem.active_power_mw / mem.read_bandwidth_mb_s  # mW / (MB/s) = nJ/B
     write_nj = mem.active_power_mw / mem.write_bandwidth_mb_s
+    read_stall: float | None = None
+    write_stall: float | None = None
     if mem.memory_mapped:
         # Loads are served a cache line (M7) or a word (no D-cache) at a time; each burst pays
         # the first-access latency plus the transfer at the memory's bandwidth.
@@ -89,9 +90,7 @@ def _external_port(board: Board, mem, clock_mhz: float) -> MemoryPort:  # type: 
         clock_hz = clock_mhz * 1e6
         burst_cycles = mem.first_access_latency_ns * 1e-9 * clock_hz + burst / read_bps * clock_hz
         read_stall = burst_cycles / burst
-        write_stall = clock_hz / write_bps if mem.kind in ("fmc-sdram", "fmc-sram") else None
-    else:
-        read_stall = write_stall = None
+        write_stall = clock_hz / write_bps if mem.kind in VOLATILE_KINDS else None
     return MemoryPort(mem.name, mem.kind, read_bps, write_bps, read_stall, write_stall,
                       mem.first_access_latency_ns * 1e-9, mem.block_size_bytes, read_nj, write_nj,
                       mem.active_power_mw, True, mem.effective_write_latency_ns * 1e-9)

@@ -167,7 +167,7 @@ def _convert(builder: _Builder, kind: str, inputs: list[str], output: str, attrs
         builder.emit("RELU6", [values[inputs[0]]], output, {})
     elif kind in ("Add", "Mul"):
         tflite_kind = "ADD" if kind == "Add" else "MUL"
-        operands = []
+        operands: list[Tensor | None] = []
         for name in inputs:
             if name in values:
                 operands.append(values[name])

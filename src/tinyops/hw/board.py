@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, NoReturn
 
 from tinyops.errors import BoardError
+from tinyops.ir.memory import EXTERNAL_KINDS, SRAM_KINDS, VOLATILE_KINDS
 
 __all__ = [
     "BoardError",
@@ -41,9 +42,7 @@ __all__ = [
 ]
 
 CORES = ("M0+", "M3", "M4", "M7", "M33", "M55")
-SRAM_KINDS = ("DTCM", "ITCM", "AXI", "SRAM", "SRAM1", "SRAM2", "SRAM3", "SRAM4", "CCM", "BKPSRAM")
-EXTERNAL_KINDS = ("qspi-flash", "ospi-flash", "fmc-sdram", "fmc-sram", "sdcard-spi")
-VOLATILE_KINDS = ("fmc-sdram", "fmc-sram")
+# SRAM_KINDS, EXTERNAL_KINDS, VOLATILE_KINDS: defined once, in tinyops.ir.memory.
 ACCELERATORS = ("ART", "flash-cache", "ICACHE", "none")
 POWER_SCOPES = ("board", "mcu")
 FLASH_NAME = "flash"  # the name DMA `reaches` lists use for internal flash

@@ -137,6 +137,11 @@ CMSIS_NN = KernelLibrary(
     "cmsis-nn", "tflm", TFLM_INPLACE_KINDS, CMSIS_NN_RULES, fallback=TFLM_REFERENCE,
     native_dtypes=("int8", "int16"),
     description="Arm CMSIS-NN kernels inside TFLM (kernels/cmsis_nn); other ops use the reference kernels")
+# The slot for tinyops' own kernels (the C code generator, backends/c): add "tinyops" to
+# KernelLibraryName, define TINYOPS = KernelLibrary("tinyops", "tinyops", INPLACE_KINDS, <its scratch
+# rules>, fallback=None, native_dtypes=("int8",)), give it cost profiles
+# (profiles/<core>_tinyops.toml) and list it here: analysis, memory planning, the planners and the
+# cost model then take its scratch, in-place kinds and supported ops from it.
 LIBRARIES: dict[str, KernelLibrary] = {lib.name: lib for lib in (TFLM_REFERENCE, CMSIS_NN)}
 
 

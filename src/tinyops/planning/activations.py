@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.graph import Graph
+from tinyops.ir.memory import VOLATILE_KINDS
 from tinyops.kernels import InplaceKind, Runtime
 from tinyops.memory import MemoryPlan, PlannedBuffer, plan_memory
 from tinyops.memory.lifetimes import Buffer, build_buffers, time_to_step
@@ -71,7 +72,7 @@ class ActivationLayout:
 
 def spill_ram(board: Board) -> ExternalMemory | None:
     """The external RAM the CPU can load and store (FMC SDRAM first, then FMC SRAM)."""
-    for kind in ("fmc-sdram", "fmc-sram"):
+    for kind in VOLATILE_KINDS:
         mem = board.external(kind)
         if mem is not None and mem.memory_mapped:
             return mem

@@ -24,13 +24,13 @@ from tinyops.cost.memory_model import FLASH, memory_ports
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.graph import Graph, Op
+from tinyops.ir.memory import NONVOLATILE_KINDS, VOLATILE_KINDS
 from tinyops.kernels.profile import CoreParams, load_params
 from tinyops.planning.activations import ActivationLayout, layout_activations, scratch_name
 from tinyops.planning.common import (PlanOptions, arena_memory, check_clock, is_mac_op, kernel_verdicts,
                                      make_accesses, runtime_overhead_bytes, sram_have_bytes, tensor_indices)
 from tinyops.planning.plan import Access, BufferKind, Partition, PlacedBuffer, Plan, PlanStep, Transfer
 
-NONVOLATILE_KINDS = ("qspi-flash", "ospi-flash", "sdcard-spi")
 IMAGE_ALIGN_BYTES = 32  # constants start on a cache line in the external image
 
 
@@ -233,7 +233,7 @@ def external_bytes_of(setup: ExternalSetup, weights_memory: str | None, copied_t
 def boot_copy_target(setup: ExternalSetup) -> ExternalMemory | None:
     """External RAM that can take a boot-time copy of the weights next to the spilled activations."""
     for mem in setup.board.external_memories:
-        if mem.kind in ("fmc-sdram", "fmc-sram") and mem.memory_mapped:
+        if mem.kind in VOLATILE_KINDS and mem.memory_mapped:
             spilled = setup.layout.spilled_bytes if setup.layout.spill_memory == mem.name else 0
             if setup.weights_bytes + spilled <= mem.size_bytes:
                 return mem

@@ -94,7 +94,7 @@ def _image(path: Path, shape: tuple[int, ...], prep: ImagePreprocessing) -> np.n
         raise TinyOpsError(f"{path}: images need an NHWC input with 1 or 3 channels, the model takes {shape}")
     try:
         with Image.open(path) as image:
-            converted = image.convert("L" if shape[3] == 1 else "RGB").resize((shape[2], shape[1]), Image.BILINEAR)
+            converted = image.convert("L" if shape[3] == 1 else "RGB").resize((shape[2], shape[1]), Image.Resampling.BILINEAR)
             pixels = np.asarray(converted, dtype=np.float32)
     except (UnidentifiedImageError, OSError) as exc:
         raise TinyOpsError(f"{path}: cannot read the image ({exc}); remove it or convert it to PNG") from None

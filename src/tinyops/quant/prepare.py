@@ -51,7 +51,7 @@ def _dequantize_constants(subgraph: Subgraph) -> None:
                 shape[quant.axis] = quant.num_channels
             scale = quant.scale.astype(np.float32).reshape(shape)
             zero_point = quant.zero_point.astype(np.float32).reshape(shape)
-            tensor.data = ((tensor.data.astype(np.float32) - zero_point) * scale).astype(np.float32)
+            tensor.data = ((np.asarray(tensor.data).astype(np.float32) - zero_point) * scale).astype(np.float32)
             tensor.dtype = DType.FLOAT32
             tensor.quantization = None
     # DEQUANTIZE of a constant is now an identity on a float constant: bypass it.

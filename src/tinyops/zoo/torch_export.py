@@ -184,7 +184,7 @@ def _module_class(torch: Any) -> type:
             return functional.relu6(x)
         return x
 
-    class ZooModule(nn.Module):
+    class ZooModule(nn.Module):  # type: ignore[name-defined]  # torch.nn is imported in this function
         """Runs the steps in graph order; constants (SE's 3 and 1/6) are buffers, not parameters."""
 
         def __init__(self, layers: Any, steps: list[Step], constants: dict[str, np.ndarray], input_name: str,

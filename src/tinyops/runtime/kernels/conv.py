@@ -78,7 +78,7 @@ class Geometry:
         only valid until the next call (kernels copy or reduce it before returning).
         """
         if not self.needs_pad:
-            out = x.astype(dtype)
+            out: np.ndarray = x.astype(dtype)
             out -= dtype(offset)
             return out
         n, h, w, c = x.shape
@@ -332,7 +332,7 @@ def depthwise_conv2d_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
         return run_fused
 
     def run_int(inputs: Arrays) -> list[np.ndarray]:
-        padded = geo.pad(expand(inputs[0].astype(acc_type) - acc_type(in_zp)))
+        padded = geo.pad(expand(inputs[0].astype(acc_type) - np.asarray(in_zp, dtype=acc_type)))
         acc = np.zeros((padded.shape[0],) + out_shape_tail, dtype=acc_type)
         for tap, view in enumerate(geo.taps(padded)):
             acc += view * w_taps[tap]

@@ -46,7 +46,7 @@ def average_pool_kernel(op: Op, options: KernelOptions) -> PreparedKernel:
     in_shape = tensor_in(op, 0).shape
     # How many taps of each output window fall inside the input (TFLite divides by that count).
     ones = np.ones((1, in_shape[1], in_shape[2], 1), dtype=np.int64)
-    counts = sum(geo.taps(geo.pad(ones)))
+    counts: np.ndarray = np.sum(geo.taps(geo.pad(ones)), axis=0)
     is_float = tensor_in(op, 0).dtype is DType.FLOAT32
     out_dtype = tensor_in(op, 0).dtype.numpy
 

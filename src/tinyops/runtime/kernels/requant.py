@@ -205,6 +205,10 @@ class FusedRequantizer:
         self.qmin, self.qmax, self.dtype = stage.qmin, stage.qmax, stage.dtype
         s_arr = np.array(s_tot, dtype=np.int64)
         self.signed = any(n != p for n, p in zip(c_neg, c_pos))
+        # float64 multipliers on the float path, int64 on the integer path.
+        self.m: np.ndarray
+        self.c_pos: np.ndarray
+        self.c_neg: np.ndarray
         if self.float:
             scale = np.ldexp(1.0, -s_arr)
             self.m = np.tile(np.array(m_eff, np.float64) * scale, tile)
