@@ -115,6 +115,51 @@ def spi_at_clock(mem: ExternalMemory, spi_clock_mhz: float) -> ExternalMemory:
                    write_bandwidth_mb_s=mem.write_bandwidth_mb_s * scale, active_power_mw=max(power, 0.0))
 
 
+SVOBODA_BLOCK_BYTES = 16384  # the transfer block of Svoboda et al.'s measurements
+
+
+@dataclass(frozen=True)
+class MovementCost:
+    """Moving ``nbytes`` into or out of one memory, as Svoboda et al.'s data-movement figures do."""
+
+    memory: str
+    kind: str
+    note: str  # e.g. "SPI 25 MHz"
+    nbytes: int
+    read_s: float | None  # None: the memory cannot be read (never here) ...
+    write_s: float | None  # ... or written at run time (internal flash)
+    read_mj: float
+    write_mj: float
+
+
+def movement_cost(port: MemoryPort, nbytes: int, note: str = "") -> MovementCost:
+    """Time and the energy beyond the board's run power to read and to write ``nbytes`` in ``port``:
+    whole blocks on a block device (a partial block written is read first), the port's latencies."""
+    blocks = port.blocks(nbytes)
+    moved = blocks * port.block_bytes if port.block_bytes else nbytes
+    read_s = blocks * port.access_latency_s + moved / port.read_bytes_per_s if port.read_bytes_per_s else None
+    write_s: float | None = None
+    if port.write_bytes_per_s:
+        write_s = blocks * port.block_write_latency_s + moved / port.write_bytes_per_s
+        if port.block_bytes and nbytes % port.block_bytes:
+            write_s += port.access_latency_s + port.block_bytes / port.read_bytes_per_s
+    return MovementCost(port.name, port.kind, note, nbytes, read_s, write_s, moved * port.read_nj_per_byte * 1e-6,
+                        moved * port.write_nj_per_byte * 1e-6 if write_s is not None else 0.0)
+
+
+def movement_costs(board: Board, clock_mhz: float, params: CoreParams,
+                   nbytes: int = SVOBODA_BLOCK_BYTES) -> list[MovementCost]:
+    """Every memory of the board, and an SPI device also at its highest SPI clock."""
+    ports = memory_ports(board, clock_mhz, params)
+    out = [movement_cost(p, nbytes, f"SPI {board.external(p.name).clock_mhz:g} MHz"  # type: ignore[union-attr]
+                         if p.kind == "sdcard-spi" else "") for p in ports.values()]
+    for mem in board.external_memories:
+        if mem.kind == "sdcard-spi" and mem.max_clock_mhz > mem.clock_mhz:
+            fast = spi_at_clock(mem, mem.max_clock_mhz)
+            out.append(movement_cost(_external_port(board, fast, clock_mhz), nbytes, f"SPI {fast.clock_mhz:g} MHz"))
+    return out
+
+
 def _interpolate(points: tuple[tuple[float, float], ...], x: float) -> float:
     pts = sorted(points)
     if x <= pts[0][0]:
