@@ -151,8 +151,8 @@ def movement_costs(board: Board, clock_mhz: float, params: CoreParams,
                    nbytes: int = SVOBODA_BLOCK_BYTES) -> list[MovementCost]:
     """Every memory of the board, and an SPI device also at its highest SPI clock."""
     ports = memory_ports(board, clock_mhz, params)
-    out = [movement_cost(p, nbytes, f"SPI {board.external(p.name).clock_mhz:g} MHz"  # type: ignore[union-attr]
-                         if p.kind == "sdcard-spi" else "") for p in ports.values()]
+    spi = {m.name: f"SPI {m.clock_mhz:g} MHz" for m in board.external_memories if m.kind == "sdcard-spi"}
+    out = [movement_cost(p, nbytes, spi.get(p.name, "")) for p in ports.values()]
     for mem in board.external_memories:
         if mem.kind == "sdcard-spi" and mem.max_clock_mhz > mem.clock_mhz:
             fast = spi_at_clock(mem, mem.max_clock_mhz)

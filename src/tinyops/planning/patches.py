@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from tinyops.analysis.liveness import activation_lifetimes, live_bytes_per_step
 from tinyops.cost.cost_model import compute_cycles, op_counts
-from tinyops.ir.graph import Graph, Tensor
+from tinyops.ir.graph import Graph, Op, Tensor
 from tinyops.kernels.profile import CoreParams
 from tinyops.ops.rows import row_bytes, row_window, split_rows
 
@@ -144,7 +144,7 @@ def fuse_prefix(graph: Graph, end: int, tiles: int, params: CoreParams | None = 
                       int(curve[:end + 1].max()), extra)
 
 
-def _call_cycles(op, params: CoreParams) -> float:  # type: ignore[no-untyped-def]
+def _call_cycles(op: Op, params: CoreParams) -> float:
     counts = op_counts(op)
     cycles = params.c("cycles_per_op")
     if counts.kernel_class == "conv":

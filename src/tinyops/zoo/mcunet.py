@@ -49,7 +49,7 @@ class Architecture:
 
 def _rows(*rows: tuple[int, int, int, int, int]) -> tuple[Block, ...]:
     """Rows as the architecture file writes them, (t, c, n, s, k); every MCUNet row has n = 1."""
-    blocks = []
+    blocks: list[Block] = []
     for t, c, n, s, k in rows:
         blocks.extend(Block(t, c, s if i == 0 else 1, k) for i in range(n))
     return tuple(blocks)
