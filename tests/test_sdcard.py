@@ -91,3 +91,43 @@ def test_plan_compare_shows_the_card_beside_the_other_memories(tmp_path, capsys)
     assert flash["write_ms"] is None and flash["read_ms"] < card[0]["read_ms"]
     assert main(["plan", str(path), "--board", BOARD, "--compare"]) == 0
     assert "sdcard (SPI 25 MHz)" in capsys.readouterr().out
+
+
+def _sd_spill_plans():
+    graph = build_model("mcunet-vww1")
+    return candidates(graph, load_board(BOARD), "overlay-v2", PlanOptions(sram_limit_bytes=200_000))
+
+
+def test_activations_spill_to_the_card_only_through_row_tiles_with_ordered_block_writes():
+    plans = _sd_spill_plans()
+    assert all(p.spilled_activation_bytes.get("sdcard") for p in plans)
+    untiled = [p for p in plans if not any(s.tiles["rows"] > 1 for s in p.steps)]
+    tiled = [p for p in plans if p.feasible]
+    assert untiled and all(not p.feasible and "row-tile copies" in (p.reason or "") for p in untiled)
+    assert tiled
+    for plan in tiled:
+        assert verify(plan) == []
+        block = plan.memories["sdcard"].block_bytes
+        image = plan.external_bytes["sdcard"] - plan.spilled_activation_bytes["sdcard"]
+        outs = [t for t in plan.transfers if t.direction == "out"]
+        assert outs and all(t.dst == "sdcard" for t in outs)
+        # Spilled activations sit above the weight image, each tensor on its own block.
+        assert all(t.dst_offset_bytes >= image for t in outs) and image % block == 0
+        # Write-backs to the card run one after another in program order ...
+        for earlier, later in zip(outs, outs[1:]):
+            assert earlier.id in later.waits_for
+        # ... and a tile read from the card waits for every write-back of the step before.
+        reads = [t for t in plan.transfers if t.direction == "in" and t.src == "sdcard" and t.row_start is not None]
+        assert reads and all(t.waits_for or t.after is not None for t in reads)
+        assert simulate(plan).latency_ms > 0
+
+
+def test_write_backs_sharing_a_block_unordered_are_caught():
+    import dataclasses
+
+    plan = next(p for p in _sd_spill_plans() if p.feasible)
+    outs = [t for t in plan.transfers if t.direction == "out"]
+    victim = next(t for t in outs[1:] if t.waits_for)
+    broken = dataclasses.replace(plan, transfers=[
+        dataclasses.replace(t, waits_for=()) if t is victim else t for t in plan.transfers])
+    assert any("block race" in issue for issue in verify(broken))

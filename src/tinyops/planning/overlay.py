@@ -139,9 +139,11 @@ def overlay_candidates(graph: Graph, board: Board, version: str, options: PlanOp
     """The overlay plans of ``version``. For ``v2`` both buffer geometries are valid uses of the free
     SRAM (the fixed area above the activation peak is free at every step): both are candidates and
     the driver keeps the one that simulates faster."""
+    from tinyops.planning.external import unreachable_spills
+
     setup = prepare(graph, board, f"overlay-{version}", options)
     plans = _geometries(graph, board, version, setup, None)
-    return plans + _row_tiled_overlays(graph, board, version, setup)
+    return [unreachable_spills(p, setup) for p in plans + _row_tiled_overlays(graph, board, version, setup)]
 
 
 def _geometries(graph: Graph, board: Board, version: str, setup: ExternalSetup,
@@ -161,20 +163,27 @@ def _geometries(graph: Graph, board: Board, version: str, setup: ExternalSetup,
 ROW_TILE_SHARE = 0.5
 
 
-def tile_reserve_bytes(graph: Graph, setup: ExternalSetup) -> list[int]:
-    """Per step, the top of the SRAM budget kept for row tiles: a share of the free SRAM at the
-    steps whose op reads or writes a spilled activation and can be split along rows."""
+def tile_reserve_bytes(graph: Graph, setup: ExternalSetup, version: str = "v2") -> list[int]:
+    """Per step, the top of the SRAM budget kept for row tiles at the steps whose op reads or writes
+    a spilled activation and can be split along rows: ``ROW_TILE_SHARE`` of the free SRAM, capped so
+    that the overlay window of the step and of the next one (which stays below it) keep the rest."""
     from tinyops.ops.rows import row_window
 
     spilled = {name for name, slot in setup.layout.slots.items() if slot.memory == setup.layout.spill_memory}
-    out = []
     budget = setup.sram_budget_bytes
+    top = setup.layout.sram_top_per_step
+    align = lambda x: -(-x // SLOT_ALIGN_BYTES) * SLOT_ALIGN_BYTES  # noqa: E731
+    if version == "v1":
+        window = [budget - align(max(top, default=0))] * len(top)
+    else:
+        window = [budget - align(max(top[k], top[k - 1] if k else 0)) for k in range(len(top))]
+    out = []
     for k, op_index in enumerate(setup.layout.order):
         op = graph.main.ops[op_index]
         touches = any(t is not None and t.name in spilled for t in list(op.inputs) + list(op.outputs))
-        free = budget - -(-setup.layout.sram_top_per_step[k] // SLOT_ALIGN_BYTES) * SLOT_ALIGN_BYTES
-        share = int(free * ROW_TILE_SHARE) // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES
-        out.append(share if touches and row_window(op) is not None and free > 0 else 0)
+        free = min(window[k], window[k + 1] if k + 1 < len(window) else window[k])
+        share = int(max(free, 0) * ROW_TILE_SHARE) // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES
+        out.append(share if touches and row_window(op) is not None else 0)
     return out
 
 
@@ -185,7 +194,7 @@ def _row_tiled_overlays(graph: Graph, board: Board, version: str, setup: Externa
 
     if not setup.layout.spilled_bytes or setup.layout.spill_memory is None:
         return []
-    reserve = tile_reserve_bytes(graph, setup)
+    reserve = tile_reserve_bytes(graph, setup, version)
     if not any(reserve):
         return []
     out = []

@@ -228,8 +228,16 @@ def tile_spilled_steps(plan: Plan, spill_memory: str | None, spill_offsets: dict
     moved = [replace(tr, needed_by=remap_first.get(tr.needed_by, tr.needed_by),
                      after=remap_last.get(tr.after, tr.after) if tr.after is not None else None)
              for tr in plan.transfers]
+    block_device = any(m.name == spill_memory and m.block_size_bytes for m in plan.board.external_memories)
+    previous_out: int | None = None
     for i, (tr, _) in enumerate(pending):
         waits = tuple(base + w for w in tr.waits_for)
+        if block_device and tr.direction == "out":
+            # A block device writes whole blocks (read-modify-write of a partial one): write-backs
+            # that may share a block run one after another, in program order.
+            if previous_out is not None:
+                waits += (previous_out,)
+            previous_out = base + i
         tile_transfers.append(replace(tr, id=base + i, waits_for=waits))
     arena = max(plan.arena_bytes, top)
     out = replace(plan, steps=new_steps, transfers=moved + tile_transfers, buffers=plan.buffers + tile_buffers,

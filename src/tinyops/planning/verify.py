@@ -15,7 +15,9 @@ external images are occupied throughout. The verifier checks:
    ``needed_by``, and the partition that waits for it reads exactly those bytes (an "out"
    transfer: the partition ``after`` writes them);
 3. data written back to external RAM is complete before it is read: an "in" transfer or a CPU
-   access reading bytes an earlier "out" transfer writes starts only after it has landed;
+   access reading bytes an earlier "out" transfer writes starts only after it has landed; on a
+   block device (SD card) bytes mean whole blocks, and two write-backs sharing a block are ordered
+   (one waits for the other: a partial block is read, modified and written whole);
 4. every offset range lies inside its memory (SRAM run, external size).
 """
 
@@ -124,20 +126,30 @@ def occupancies(plan: Plan, position: dict[StepRef, int]) -> list[Occupancy]:
             for (memory, name, off), (a, b, r0, r1, size, first_step, last_step) in spans.items()]
 
 
+def _footprint(plan: Plan, memory: str, lo: int, hi: int) -> tuple[int, int]:
+    """Bytes a copy touches: whole blocks on a block device (a partial block is read, then written)."""
+    port = plan.memories.get(memory)
+    block = port.block_bytes if port is not None else 0
+    return (lo // block * block, -(-hi // block) * block) if block else (lo, hi)
+
+
 def write_back_races(plan: Plan, position: dict[StepRef, int]) -> list[str]:
-    """Reads of external bytes that an earlier write-back ("out" transfer) may not have finished."""
+    """Reads of external bytes that an earlier write-back ("out" transfer) may not have finished,
+    and, on a block device, write-backs to a shared block that may run at the same time."""
     times = _transfer_times(plan, position)
     outs = [t for t in plan.transfers if t.direction == "out" and t.dst_offset_bytes is not None]
     if not outs:
         return []
+    written = {o.id: _footprint(plan, o.dst, o.dst_offset_bytes or 0, (o.dst_offset_bytes or 0) + o.bytes)
+               for o in outs}
     issues: list[str] = []
     for tr in plan.transfers:
         if tr.direction != "in" or tr.src_offset_bytes is None:
             continue
-        lo, hi = tr.src_offset_bytes, tr.src_offset_bytes + tr.bytes
+        lo, hi = _footprint(plan, tr.src, tr.src_offset_bytes, tr.src_offset_bytes + tr.bytes)
         for out in outs:
-            assert out.dst_offset_bytes is not None
-            if out.dst != tr.src or not (out.dst_offset_bytes < hi and lo < out.dst_offset_bytes + out.bytes):
+            a, b = written[out.id]
+            if out.dst != tr.src or not (a < hi and lo < b):
                 continue
             if out.after is None or position.get(out.after, 0) >= position.get(tr.needed_by, 0):
                 continue  # written after this read: not a dependence of it
@@ -152,15 +164,41 @@ def write_back_races(plan: Plan, position: dict[StepRef, int]) -> list[str]:
                     continue
                 lo, hi = acc.offset_bytes, acc.offset_bytes + acc.size_bytes
                 for out in outs:
-                    assert out.dst_offset_bytes is not None
-                    if out.dst != acc.memory or not (out.dst_offset_bytes < hi and lo < out.dst_offset_bytes + out.bytes):
+                    a, b = written[out.id]
+                    if out.dst != acc.memory or not (a < hi and lo < b):
                         continue
                     if out.after is None or position.get(out.after, 0) >= position[ref]:
                         continue
                     if 4 * position[ref] + 2 <= times[out.id][1]:
                         issues.append(f"write-back race in {acc.memory}: partition {ref} reads {acc.tensor} before "
                                       f"transfer {out.id} ({out.tensor}) has written it")
+    blocked = [o for o in outs if plan.memories.get(o.dst) is not None and plan.memories[o.dst].block_bytes]
+    waits = {t.id: set(t.waits_for) for t in plan.transfers}
+    for i, first in enumerate(blocked):
+        for second in blocked[i + 1:]:
+            a, b = written[first.id]
+            c, d = written[second.id]
+            if first.dst != second.dst or not (a < d and c < b):
+                continue
+            if _waits_on(second.id, first.id, waits) or _waits_on(first.id, second.id, waits):
+                continue
+            issues.append(f"block race in {first.dst}: write-backs {first.id} ({first.tensor}) and {second.id} "
+                          f"({second.tensor}) share a block and may run at the same time")
     return issues
+
+
+def _waits_on(later: int, earlier: int, waits: dict[int, set[int]]) -> bool:
+    """Does transfer ``later`` wait (directly or through others) for ``earlier``?"""
+    seen, todo = set(), [later]
+    while todo:
+        current = todo.pop()
+        for w in waits.get(current, ()):
+            if w == earlier:
+                return True
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return False
 
 
 def _inplace(a: Occupancy, b: Occupancy) -> bool:

@@ -136,6 +136,11 @@ def build_tasks(plan: Plan) -> list[Task]:
                     raise TinyOpsError(f"op {st.step}: operand {acc.tensor} in unknown memory {acc.memory!r}")
                 writing = acc.role == "output"
                 stall = port.cpu_write_stall_cycles_per_byte if writing else port.cpu_read_stall_cycles_per_byte
+                if stall is None and not plan.feasible:
+                    # An infeasible plan still gets a latency (it says why it is infeasible): the
+                    # bytes as if the CPU polled them through the memory's port.
+                    rate = port.write_bytes_per_s if writing else port.read_bytes_per_s
+                    stall = clock_hz / rate if rate else 0.0
                 if stall is None:
                     raise TinyOpsError(f"op {st.step} ({st.type}): the CPU cannot "
                                        f"{'write' if writing else 'read'} {acc.tensor} in {acc.memory} "
