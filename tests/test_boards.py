@@ -54,6 +54,7 @@ source = "RM0385 §2.2.2"
 
 [flash]
 size_bytes = 1048576
+base = 0x08000000
 wait_states = [[30, 0], [60, 1], [90, 2], [120, 3], [150, 4], [180, 5], [210, 6], [216, 7]]
 accelerator = "ART"
 read_width_bits = 256
@@ -70,6 +71,7 @@ read_bandwidth_mb_s = 150
 write_bandwidth_mb_s = 150
 first_access_latency_ns = 60
 memory_mapped = true
+base = 0xC0000000
 active_power_mw = 50
 source = "TinyOpsV2 Table 3"
 
@@ -84,6 +86,7 @@ read_bandwidth_mb_s = 54
 write_bandwidth_mb_s = 0.5
 first_access_latency_ns = 230
 memory_mapped = true
+base = 0x90000000
 active_power_mw = 30
 source = "TinyOpsV2 Table 3"
 
@@ -91,6 +94,8 @@ source = "TinyOpsV2 Table 3"
 name = "DMA2"
 channels = 8
 reaches = ["DTCM", "SRAM1", "flash", "sdram", "qspi"]
+memory_to_memory = true
+peripheral = true
 source = "RM0385"
 
 [power]

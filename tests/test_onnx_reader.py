@@ -76,3 +76,42 @@ def test_unsupported_onnx_op_is_refused() -> None:
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
     with pytest.raises(UnsupportedOpError, match="Sin"):
         load_model_bytes(helper.make_model(graph).SerializeToString(), "sin.onnx")
+
+
+@pytest.mark.parametrize("family,opset", [("mobilenetv3-small", 13), ("mobilenetv3-small", 17),
+                                          ("mobilenetv3-large-no-se", 17)])
+def test_the_zoos_own_mobilenetv3_onnx_export_imports_and_matches_torch_in_litert(tmp_path, family: str,
+                                                                                   opset: int) -> None:
+    """PyTorch's exporter writes HardSigmoid+Mul (opset < 14) or HardSwish, and F.pad as a Pad fed by
+    ConstantOfShape/Concat/Slice/Transpose/Cast shape arithmetic: all must import."""
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    from tinyops.zoo import build_model
+    from tinyops.zoo.torch_export import to_torch, torch_input_shape
+
+    zoo = build_model(family, 0.5, 64)
+    module = to_torch(zoo).eval()
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=torch_input_shape(zoo)).astype(np.float32))
+    path = tmp_path / "m.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (x,), str(path), opset_version=opset, dynamo=False)
+    exported = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "Pad" in exported and ({"HardSwish", "HardSigmoid"} & exported)
+    graph = load_model_bytes(path.read_bytes(), "m.onnx")
+    assert "PAD" in {op.kind for op in graph.main.ops}
+    with torch.no_grad():
+        expected = module(x).numpy()
+    ours = litert_run(to_tflite_bytes(graph), [[x.numpy().transpose(0, 2, 3, 1)]]).outputs[0][0]
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
+
+
+def test_onnx_pad_other_than_zero_padding_is_refused() -> None:
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], mode="reflect")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 6, 6])], [pads])
+    with pytest.raises(UnsupportedOpError, match="reflect"):
+        load_model_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString(),
+                         "pad.onnx")

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinyops.analysis.liveness import activation_lifetimes, live_bytes_per_step, variable_bytes
+from tinyops.ops.weight_formats import decode_buffer_bytes, weight_format
 from tinyops.ir.graph import Graph, Op, Tensor
 from tinyops.kernels import kernel_library
+from tinyops.memory.plan import plan_memory
+from tinyops.memory.runtime_overhead import tflm_runtime_overhead
 from tinyops.ops import spec_for
 
 if TYPE_CHECKING:
@@ -53,6 +56,11 @@ class Totals:
     state_bytes: int  # variable tensors (RNN state), persistent
     max_scratch_bytes: int
     sram_lower_bound_bytes: int  # max over steps of live activations + that op's scratch, + state
+    arena_bytes: int  # TFLM's arena head: the `tflm` planner's offsets, this library's scratch
+    runtime_overhead_bytes: int  # TFLM's persistent (tail) allocations on a 32-bit target, state included
+    sram_bytes: int  # arena + runtime overhead + weight decode buffer: the RAM needed ("fits" uses this)
+    weight_format: str = "int8"  # int8 | int4 | codebook: how the weights are stored
+    weight_decode_sram_bytes: int = 0  # code-book: buffer for the largest decoded weight tensor
     opaque_ops: list[str] = field(default_factory=list)
 
 
@@ -125,6 +133,18 @@ def analyze_op(op: Op, index: int, subgraph_index: int, kernels: str) -> OpAnaly
     )
 
 
+def serialized_model_bytes(graph: Graph, prefer_file: bool = True) -> int:
+    """Bytes of the model as stored in flash: its file when it was loaded from one (``prefer_file``),
+    else the graph written as a .tflite flatbuffer."""
+    from pathlib import Path
+
+    if prefer_file and graph.source_path and Path(graph.source_path).is_file():
+        return Path(graph.source_path).stat().st_size
+    from tinyops.backends.tflite_writer import to_tflite_bytes
+
+    return len(to_tflite_bytes(graph))
+
+
 def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_KERNELS,
             flash_bytes: int | None = None) -> Analysis:
     """Analyze a model; ``flash_bytes`` is the serialized size (computed by writing it if not given)."""
@@ -141,15 +161,17 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
                     params += tensor.num_elements
     other_constant_bytes = sum(_constant_bytes(t) for t in graph.constant_tensors() if id(t.data) not in weight_ids)
     if flash_bytes is None:
-        from tinyops.backends.tflite_writer import to_tflite_bytes
-
-        flash_bytes = len(to_tflite_bytes(graph))
+        flash_bytes = serialized_model_bytes(graph, prefer_file=False)
 
     main = graph.main
     live = live_bytes_per_step(activation_lifetimes(main), len(main.ops))
     main_scratch = np.array([op.scratch_bytes for op in ops if op.subgraph == 0] or [0], dtype=np.int64)
     state = variable_bytes(main)
     peak_step = int(np.argmax(live)) if live.size else 0
+    arena_bytes = plan_memory(graph, planner="tflm", kernels=kernels).arena_bytes
+    overhead = tflm_runtime_overhead(graph, kernels=kernels,
+                                     scratch_buffers=sum(1 for op in ops if op.scratch_bytes and op.subgraph == 0))
+    decode_sram = decode_buffer_bytes(graph)
     totals = Totals(
         ops=len(ops),
         macs=sum(op.macs for op in ops),
@@ -162,28 +184,43 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
         peak_step=peak_step,
         state_bytes=state,
         max_scratch_bytes=int(main_scratch.max()),
-        sram_lower_bound_bytes=int((live + main_scratch[: live.size]).max()) + state if live.size else state,
+        sram_lower_bound_bytes=(int((live + main_scratch[: live.size]).max()) + state if live.size else state)
+        + decode_sram,
+        arena_bytes=arena_bytes,
+        runtime_overhead_bytes=overhead.total_bytes,
+        sram_bytes=arena_bytes + overhead.total_bytes + decode_sram,
+        weight_format=weight_format(graph),
+        weight_decode_sram_bytes=decode_sram,
         opaque_ops=sorted({op.type for op in ops if op.opaque}),
     )
     assumptions = {
         "kernels": f"{kernels} (scratch buffers as its kernels request them)",
         "order": "the model's own operator order",
-        "sram": "activation arena lower bound: live activations + the op's scratch + state; "
-                "the interpreter's own bookkeeping is not counted",
+        "sram": "sram_bytes = arena_bytes (TFLM's arena head, planned as TFLM's greedy planner does, "
+                f"with {kernels} scratch) + runtime_overhead_bytes (TFLM's persistent allocations on a 32-bit "
+                f"Cortex-M: eval tensors, nodes, {kernels} kernel OpData, per-channel multipliers, variable "
+                "tensors, scratch handles, allocator objects); sram_lower_bound_bytes is live activations + scratch + state at the "
+                "worst step, what any planner needs at least; stack and application RAM are not counted",
         "flash": "the serialized model; application code and the runtime are not counted",
         "weight_bytes": "constant data incl. bias and per-channel quantization parameters (12 B/channel)",
     }
+    if decode_sram:
+        assumptions["weight_decode"] = (f"code-book weights are decoded once per inference into a {decode_sram} B "
+                                        "SRAM buffer (the largest weight tensor), counted in both SRAM figures")
+    if overhead.unknown_ops:
+        assumptions["runtime_overhead"] = (f"kernels of {', '.join(overhead.unknown_ops)} not in the overhead "
+                                           "table: counted with a 64-byte OpData each (an estimate)")
     fit = None
     if board is not None:
         sram_available = board.largest_contiguous_sram_bytes
         flash_available = board.internal_flash.size_bytes
         fit = BoardFit(
             id=board.id,
-            fits_sram=totals.sram_lower_bound_bytes <= sram_available,
+            fits_sram=totals.sram_bytes <= sram_available,
             fits_flash=flash_bytes <= flash_available,
-            sram_needed_bytes=totals.sram_lower_bound_bytes,
+            sram_needed_bytes=totals.sram_bytes,
             sram_available_bytes=sram_available,
-            sram_margin_bytes=sram_available - totals.sram_lower_bound_bytes,
+            sram_margin_bytes=sram_available - totals.sram_bytes,
             flash_needed_bytes=flash_bytes,
             flash_available_bytes=flash_available,
             flash_margin_bytes=flash_available - flash_bytes,

@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(analysis.to_json())
     else:
-        render(analysis, make_console())
+        from tinyops.backends.reports.tables import make_report_console
+
+        render(analysis, make_report_console())
         if args.plot:
             make_console().print(f"plot written to {args.plot}")
     return 0

@@ -126,5 +126,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        render(summary, make_console())
+        from tinyops.backends.reports.tables import make_report_console
+
+        render(summary, make_report_console())
     return 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from tinyops.commands.common import DEFAULT_BOARD, default_model_path, print_json, save_figure, write_atomically
 from tinyops.deploy.select import DEFAULT_MIN_GAIN_PCT, OBJECTIVES
@@ -85,11 +87,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data)
     else:
-        from rich.console import Console
+        from tinyops.backends.reports.tables import make_report_console
 
-        console = Console()
-        render(data, Console(width=max(console.width, 150)) if not console.is_terminal else console)
+        render(data, make_report_console())
     return 0
+
+
+@contextmanager
+def _progress(show: bool, what: str) -> Iterator[Callable[[], None]]:
+    """A progress line on stderr (stdout stays clean for --json and tables) while ``what`` runs."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(), console=Console(file=sys.stderr),
+                  transient=True, disable=not show) as progress:
+        task = progress.add_task(what, total=1)
+        yield lambda: progress.update(task, completed=1)
 
 
 def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) -> int:
@@ -102,7 +115,9 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
     from tinyops.planning.internal import plan_internal
 
     options = _options(args)
-    evaluated, choice = compare(graph, board, options, args.objective, args.min_gain)
+    with _progress(not args.json, "planning and simulating every strategy") as advance:
+        evaluated, choice = compare(graph, board, options, args.objective, args.min_gain)
+        advance()
     internal = next((e.plan for e in evaluated if e.plan.strategy == "internal"), None)
     base = internal or plan_internal(graph, board, options)
     compute_bound_ms = compute_bound_cycles(base) / (base.clock_mhz * 1e3)
@@ -114,19 +129,22 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
                f"auto ({args.objective}, min gain {args.min_gain:g} %) picks "
                f"{picked or 'nothing (no feasible plan)'}")
     if args.timeline:
-        save_figure(timeline_figure(evaluated, f"{Path(model).name}: {caption}"), _output_path(args.timeline, model))
+        target = _output_path(args.timeline, model)
+        with _progress(not args.json, f"drawing the timeline of {len(evaluated)} strategies") as advance:
+            save_figure(timeline_figure(evaluated, f"{Path(model).name}: {caption}"), target)
+            advance()
     if args.json:
         print_json({"model": model, "board": board.id, "objective": args.objective, "auto": picked,
                     "min_gain_pct": args.min_gain, "auto_note": choice.note,
                     "compute_bound_ms": compute_bound_ms, "summary": caption,
                     "strategies": [r.to_json() for r in rows], "data_movement": movement_json(movement)})
     else:
-        from rich.console import Console
+        from tinyops.backends.reports.tables import make_report_console
 
-        console = Console()
-        render_rows(rows, model, caption, Console(width=max(console.width, 170)) if not console.is_terminal else console)
         from rich.markup import escape
 
+        console = make_report_console()
+        render_rows(rows, model, caption, console)
         console.print(escape(choice.note))
         render_movement(movement, console)
     return 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyops.ops.weight_formats import op_decode_work
 from tinyops.ir.graph import Op
 from tinyops.ops import known_kinds, spec_for
 from tinyops.kernels.profile import COEFFICIENTS, CoreParams
@@ -123,12 +124,28 @@ def coefficient_vector(params: CoreParams) -> np.ndarray:
 
 
 def compute_cycles(op: Op, params: CoreParams) -> float:
-    """Cycles of ``op`` with every operand in SRAM (no memory stalls)."""
+    """Cycles of ``op`` with every operand in SRAM (no memory stalls), weight decoding included."""
     spec = spec_for(op)
     hook = spec.hooks.get("cost")
-    if hook is not None:
-        return float(hook(op, params))
-    return op_cost_cycles(op, params)
+    base = float(hook(op, params)) if hook is not None else op_cost_cycles(op, params)
+    return base + weight_decode_cycles(op)
+
+
+# Decode work of sub-int8 weight formats, in cycles per unit (estimates, not fitted: no published
+# measurement isolates them). An int4 weight: one signed bit-field extract (SBFX, 1 cycle in the
+# Cortex-M4/M7 instruction timings), loads and stores amortised over whole words. A code-book
+# bit: shift it in, compare with the canonical code's first code of that length, branch (~3
+# cycles, bit-serial decoding). A table read: one LDRB from SRAM (2 cycles).
+NIBBLE_UNPACK_CYCLES = 1.0
+HUFFMAN_BIT_CYCLES = 3.0
+TABLE_LOOKUP_CYCLES = 2.0
+
+
+def weight_decode_cycles(op: Op) -> float:
+    """Cycles an op spends decoding int4 or code-book weights per inference (0 for int8)."""
+    work = op_decode_work(op)
+    return (work.nibble_unpacks * NIBBLE_UNPACK_CYCLES + work.huffman_bits * HUFFMAN_BIT_CYCLES
+            + work.table_lookups * TABLE_LOOKUP_CYCLES)
 
 
 def op_cost_cycles(op: Op, params: CoreParams) -> float:

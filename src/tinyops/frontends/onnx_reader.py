@@ -1,8 +1,11 @@
 """Float ONNX -> tinyops IR in TFLite conventions (NHWC activations, OHWI / 1HWC / OI weights).
 
 Covers the CNN/MLP operator set of MCU models: Conv (regular and depthwise), BatchNormalization,
-Relu, Clip(0, 6), Add, Mul, Gemm, MatMul, GlobalAveragePool, AveragePool, MaxPool, Flatten,
-Reshape (to 2-D) and Softmax. BatchNormalization becomes a per-channel MUL + ADD and Relu/Clip
+Relu, Clip(0, 6), HardSwish, HardSigmoid, Sigmoid, Pad (constant), Add, Mul, Gemm, MatMul,
+GlobalAveragePool, AveragePool, MaxPool, Flatten, Reshape (to 2-D), Identity and Softmax.
+Exporters compute some constant inputs with small subgraphs (PyTorch's F.pad becomes
+ConstantOfShape/Concat/Slice/Transpose/Cast/Reshape feeding Pad): nodes whose inputs are all
+constants are evaluated at import with ONNX's reference evaluator. BatchNormalization becomes a per-channel MUL + ADD and Relu/Clip
 standalone ops: PTQ's preparation folds and fuses them (tinyops.quant.prepare), so the imported
 graph stays a faithful, op-for-op picture of the ONNX file. 4-D activations are NCHW in ONNX and
 NHWC here; Flatten of a spatial map inserts a TRANSPOSE so the element order matches ONNX.
@@ -20,8 +23,12 @@ from tinyops.ir.dtypes import DType
 from tinyops.ir.graph import Graph, Op, Subgraph, Tensor
 from tinyops.ops import infer_output_shapes
 
-SUPPORTED = ("Conv", "BatchNormalization", "Relu", "Clip", "Add", "Mul", "Gemm", "MatMul", "GlobalAveragePool",
-             "AveragePool", "MaxPool", "Flatten", "Reshape", "Softmax")
+SUPPORTED = ("Conv", "BatchNormalization", "Relu", "Clip", "HardSwish", "HardSigmoid", "Sigmoid", "Pad", "Add", "Mul",
+             "Gemm", "MatMul", "GlobalAveragePool", "AveragePool", "MaxPool", "Flatten", "Reshape", "Identity",
+             "Softmax")
+# Ops evaluated at import when every input is a constant (shape arithmetic exporters emit).
+FOLDABLE = ("Constant", "ConstantOfShape", "Concat", "Slice", "Transpose", "Cast", "Reshape", "Unsqueeze",
+            "Squeeze", "Gather", "Identity", "Add", "Mul", "Sub", "Div", "Neg", "Range")
 
 
 @dataclass
@@ -59,11 +66,14 @@ def read_onnx(data: bytes, source: str = "<bytes>") -> Graph:
     except Exception as exc:  # protobuf raises its own DecodeError types
         raise ModelFormatError(f"{source}: not a readable ONNX model ({type(exc).__name__}); re-export it") from None
     graph = model.graph
-    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in SUPPORTED})
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    folded = _fold_constants(model, constants)
+    remaining = [n for i, n in enumerate(graph.node) if i not in folded]
+    unsupported = sorted({n.op_type for n in remaining if n.op_type not in SUPPORTED})
     if unsupported:
         raise UnsupportedOpError(f"{source}: ONNX ops {', '.join(unsupported)} are not supported; "
                                  f"supported: {', '.join(SUPPORTED)}")
-    builder = _Builder(constants={i.name: numpy_helper.to_array(i) for i in graph.initializer})
+    builder = _Builder(constants=constants)
     inputs = []
     for value in graph.input:
         if value.name in builder.constants:
@@ -76,7 +86,7 @@ def read_onnx(data: bytes, source: str = "<bytes>") -> Graph:
         builder.tensors.append(tensor)
         builder.values[value.name] = tensor
         inputs.append(tensor)
-    for node in graph.node:
+    for node in remaining:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         try:
             _convert(builder, node.op_type, list(node.input), node.output[0], attrs)
@@ -89,6 +99,34 @@ def read_onnx(data: bytes, source: str = "<bytes>") -> Graph:
     subgraph.link()
     return Graph(subgraphs=[subgraph], description=f"imported from ONNX ({model.producer_name or 'unknown'})",
                  source_path=source)
+
+
+def _fold_constants(model: Any, constants: dict[str, np.ndarray]) -> set[int]:
+    """Evaluate, in graph order, the nodes whose inputs are all constants; their outputs join
+    ``constants``. Returns the positions of the folded nodes."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    opsets = list(model.opset_import)
+    folded: set[int] = set()
+    for position, node in enumerate(model.graph.node):
+        if node.op_type not in FOLDABLE or not all(name in constants for name in node.input if name):
+            continue
+        inputs = [name for name in node.input if name]
+        single = onnx.helper.make_graph(
+            [node], "fold", [onnx.helper.make_tensor_value_info(name, onnx.helper.np_dtype_to_tensor_dtype(
+                constants[name].dtype), constants[name].shape) for name in inputs],
+            [onnx.helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None) for name in node.output])
+        try:
+            results = ReferenceEvaluator(onnx.helper.make_model(single, opset_imports=opsets)).run(
+                None, {name: constants[name] for name in inputs})
+        except Exception as exc:  # the evaluator's own error types
+            raise ModelFormatError(f"cannot evaluate constant node {node.name or node.op_type} "
+                                   f"({type(exc).__name__}: {exc})") from None
+        for name, value in zip(node.output, results):
+            constants[name] = np.asarray(value)
+        folded.add(position)
+    return folded
 
 
 def _same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -125,6 +163,22 @@ def _per_channel(builder: _Builder, name: str, channels: int) -> np.ndarray | No
     return None
 
 
+def _hard_sigmoid(builder: _Builder, x: Tensor, output: str, alpha: float, beta: float) -> None:
+    """max(0, min(1, alpha x + beta)) = RELU6(6 alpha x + 6 beta) / 6, in ops TFLite has."""
+    channels = x.shape[-1]
+
+    def filled(name: str, value: float) -> Tensor:
+        return builder.constant(f"{output}/{name}", np.full(channels, value, np.float32))
+
+    no_activation = {"fused_activation_function": "NONE"}
+    scaled = x
+    if abs(6 * alpha - 1.0) > 1e-7:
+        scaled = builder.emit("MUL", [x, filled("scale", 6 * alpha)], f"{output}/scaled", no_activation)
+    shifted = builder.emit("ADD", [scaled, filled("shift", 6 * beta)], f"{output}/shifted", no_activation)
+    clipped = builder.emit("RELU6", [shifted], f"{output}/relu6", {})
+    builder.emit("MUL", [clipped, filled("sixth", 1 / 6)], output, no_activation)
+
+
 def _convert(builder: _Builder, kind: str, inputs: list[str], output: str, attrs: dict[str, Any]) -> None:
     values, constants = builder.values, builder.constants
     if kind == "Conv":
@@ -159,6 +213,30 @@ def _convert(builder: _Builder, kind: str, inputs: list[str], output: str, attrs
                      {"fused_activation_function": "NONE"})
     elif kind == "Relu":
         builder.emit("RELU", [values[inputs[0]]], output, {})
+    elif kind == "Identity":
+        values[output] = values[inputs[0]]
+    elif kind == "HardSwish":
+        builder.emit("HARD_SWISH", [values[inputs[0]]], output, {})
+    elif kind == "Sigmoid":
+        builder.emit("LOGISTIC", [values[inputs[0]]], output, {})
+    elif kind == "HardSigmoid":
+        _hard_sigmoid(builder, values[inputs[0]], output, float(attrs.get("alpha", 0.2)),
+                      float(attrs.get("beta", 0.5)))
+    elif kind == "Pad":
+        x = values[inputs[0]]
+        mode = attrs.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        pads = [int(v) for v in (constants[inputs[1]] if len(inputs) > 1 and inputs[1] else attrs.get("pads", []))]
+        fill = float(np.asarray(constants[inputs[2]]).reshape(-1)[0]) if len(inputs) > 2 and inputs[2] else 0.0
+        if mode != "constant" or fill != 0.0 or (len(inputs) > 3 and inputs[3]):
+            raise UnsupportedOpError(f"Pad mode={mode} value={fill} (or with axes) is not supported; only zero "
+                                     "padding of all axes")
+        rank = len(x.shape)
+        before, after = pads[:rank], pads[rank:]
+        # ONNX pads NCHW axes; the IR is NHWC.
+        order = [0, 2, 3, 1] if rank == 4 else list(range(rank))
+        paddings = np.array([[before[axis], after[axis]] for axis in order], np.int32)
+        builder.emit("PAD", [x, builder.constant(f"{output}/paddings", paddings, DType.INT32)], output, {})
     elif kind == "Clip":
         low = float(constants[inputs[1]]) if len(inputs) > 1 and inputs[1] else float(attrs.get("min", -np.inf))
         high = float(constants[inputs[2]]) if len(inputs) > 2 and inputs[2] else float(attrs.get("max", np.inf))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Callable, Literal, Mapping, NoReturn
 
 from tinyops.errors import BoardError
 from tinyops.ir.memory import EXTERNAL_KINDS, SRAM_KINDS, VOLATILE_KINDS
@@ -26,6 +26,7 @@ from tinyops.ir.memory import EXTERNAL_KINDS, SRAM_KINDS, VOLATILE_KINDS
 __all__ = [
     "BoardError",
     "SramRegion",
+    "SramSpan",
     "InternalFlash",
     "ExternalMemory",
     "DmaEngine",
@@ -46,6 +47,9 @@ CORES = ("M0+", "M3", "M4", "M7", "M33", "M55")
 ACCELERATORS = ("ART", "flash-cache", "ICACHE", "none")
 POWER_SCOPES = ("board", "mcu")
 FLASH_NAME = "flash"  # the name DMA `reaches` lists use for internal flash
+# What a copy asks of a DMA engine: both ends addressable memory, or one end a peripheral's data
+# register (an SPI SD card is read through its SPI peripheral).
+TransferKind = Literal["memory-to-memory", "peripheral"]
 
 # Keys that are descriptive text, not figures: they need no source.
 _TEXT_KEYS = frozenset({"id", "name", "notes", "source"})
@@ -71,6 +75,25 @@ class SramRegion:
 
 
 @dataclass(frozen=True)
+class SramSpan:
+    """Where ``size_bytes`` at ``offset_bytes`` of an SRAM run really are: regions and addresses."""
+
+    regions: tuple[str, ...]  # every region the span touches, lowest address first
+    start_address: int
+    size_bytes: int
+
+    @property
+    def end_address(self) -> int:
+        """The last byte's address (inclusive), as reference manuals write ranges."""
+        return self.start_address + max(self.size_bytes, 1) - 1
+
+    @property
+    def label(self) -> str:
+        """e.g. ``SRAM1 0x20010000-0x2001ffff`` or ``DTCM+SRAM1 0x2000f000-0x20010fff``."""
+        return f"{'+'.join(self.regions)} {self.start_address:#010x}-{self.end_address:#010x}"
+
+
+@dataclass(frozen=True)
 class InternalFlash:
     size_bytes: int
     wait_states: tuple[tuple[float, int], ...]  # (max flash-clock MHz, wait states), ascending
@@ -78,6 +101,7 @@ class InternalFlash:
     read_width_bits: int
     clock_divider: int = 1  # flash (bus) clock = CPU clock / clock_divider (2 on STM32H743)
     voltage_v: float = 3.3
+    base: int = 0x08000000  # address the CPU reads it at (linker scripts); board files must state it
 
     def wait_states_at(self, clock_mhz: float) -> int:
         """Wait states needed at CPU clock ``clock_mhz`` (the table is in flash-clock MHz)."""
@@ -124,6 +148,13 @@ class DmaEngine:
     name: str
     channels: int
     reaches: tuple[str, ...]  # SRAM region names, "flash", external memory names
+    memory_to_memory: bool = True  # can copy between two memories (STM32F4/F7 DMA1 cannot)
+    peripheral: bool = True  # serves peripheral requests (e.g. SPI RX for an SD card)
+
+    def can_copy(self, src: str, dst: str, kind: TransferKind) -> bool:
+        """Whether this engine reaches both ends and does this kind of transfer."""
+        capable = self.memory_to_memory if kind == "memory-to-memory" else self.peripheral
+        return capable and src in self.reaches and dst in self.reaches
 
 
 @dataclass(frozen=True)
@@ -192,6 +223,51 @@ class Board:
 
     def sram(self, name: str) -> SramRegion | None:
         return next((r for r in self.sram_regions if r.name == name), None)
+
+    def sram_span(self, first_region: str, offset_bytes: int, size_bytes: int) -> SramSpan:
+        """The regions and addresses of ``size_bytes`` at ``offset_bytes`` into the address-contiguous
+        run of SRAM that starts at region ``first_region`` (an arena may cross region boundaries)."""
+        first = self.sram(first_region)
+        if first is None:
+            raise BoardError(f"board {self.id}: no SRAM region {first_region!r}")
+        start = first.base + offset_bytes
+        end = start + max(size_bytes, 1)
+        touched = [r.name for r in sorted(self.sram_regions, key=lambda r: r.base)
+                   if r.base < end and start < r.end and r.base >= first.base]
+        return SramSpan(tuple(touched) or (first.name,), start, size_bytes)
+
+    def sram_run_bytes(self, first_region: str) -> int:
+        """Bytes of data SRAM address-contiguous from the start of ``first_region`` upward."""
+        start = self.sram(first_region)
+        if start is None:
+            raise BoardError(f"board {self.id}: no SRAM region {first_region!r}")
+        end = start.base
+        for region in sorted((r for r in self.sram_regions if r.usable_for_data), key=lambda r: r.base):
+            if region.base == end:
+                end = region.end
+        return end - start.base
+
+    def transfer_kind(self, src: str, dst: str) -> TransferKind:
+        """A copy from/to a memory the CPU cannot address (an SPI SD card) goes through a peripheral."""
+        for name in (src, dst):
+            ext = next((m for m in self.external_memories if m.name == name), None)
+            if ext is not None and not ext.memory_mapped:
+                return "peripheral"
+        return "memory-to-memory"
+
+    def dma_for(self, src: str, dst: str) -> DmaEngine | None:
+        """The first DMA engine (board-file order) that reaches both ends and can do the transfer."""
+        kind = self.transfer_kind(src, dst)
+        return next((d for d in self.dma_engines if d.can_copy(src, dst, kind)), None)
+
+    def memory_map(self) -> list[tuple[str, int, int]]:
+        """(name, base address, size) of every addressable memory: SRAM regions, internal flash and
+        the memory-mapped external memories, lowest address first."""
+        spans = [(r.name, r.base, r.size_bytes) for r in self.sram_regions]
+        spans.append((FLASH_NAME, self.internal_flash.base, self.internal_flash.size_bytes))
+        spans.extend((m.name, m.base, m.size_bytes) for m in self.external_memories
+                     if m.memory_mapped and m.base is not None)
+        return sorted(spans, key=lambda s: s[1])
 
     def external(self, kind: str) -> ExternalMemory | None:
         """The first external memory of ``kind`` (e.g. "fmc-sdram"), or one named ``kind``."""
@@ -450,12 +526,28 @@ def _parse(data: dict[str, Any], label: str, expected_id: str | None) -> Board:
     dmas = _parse_dma(r, data, regions, externals)
     power = _parse_power(r, data)
     paper = _parse_paper(r, data, externals)
+    _check_address_map(r, regions, flash, externals)
 
     return Board(id=board_id, name=name, mcu=mcu, core=core, max_clock_mhz=max_clock,
                  sram_regions=regions, internal_flash=flash, icache_bytes=icache,
                  dcache_bytes=dcache, external_memories=externals, dma_engines=dmas, power=power,
                  sources=r.sources, fpu=fpu, fpu_double=fpu_double, dsp=dsp, notes=notes,
                  paper_config=paper)
+
+
+def _check_address_map(r: _Reader, regions: tuple[SramRegion, ...], flash: InternalFlash,
+                       mems: tuple[ExternalMemory, ...]) -> None:
+    """No two memories may share an address: linker scripts place sections by these bases."""
+    spans = [(f"sram[{i}] {x.name}", x.base, x.end) for i, x in enumerate(regions)]
+    spans.append(("flash", flash.base, flash.base + flash.size_bytes))
+    spans.extend((f"external_memory[{i}] {m.name}", m.base, m.base + m.size_bytes)
+                  for i, m in enumerate(mems) if m.memory_mapped and m.base is not None)
+    for i, (name, lo, hi) in enumerate(spans):
+        if hi > 1 << 32:
+            r.fail(name.split()[0], f"{lo:#010x} + {hi - lo} bytes runs past the 32-bit address space")
+        for other, olo, ohi in spans[:i]:
+            if lo < ohi and olo < hi and not name.startswith("sram"):
+                r.fail(name.split()[0], f"{name} {lo:#010x}-{hi - 1:#010x} overlaps {other} {olo:#010x}-{ohi - 1:#010x}")
 
 
 def _parse_sram(r: _Reader, data: dict[str, Any]) -> tuple[SramRegion, ...]:
@@ -485,7 +577,7 @@ def _parse_sram(r: _Reader, data: dict[str, Any]) -> tuple[SramRegion, ...]:
 def _parse_flash(r: _Reader, data: dict[str, Any], max_clock: float) -> InternalFlash:
     t = r.table(data, "flash", "flash")
     assert t is not None
-    r.check_keys(t, "flash", {"size_bytes", "wait_states", "accelerator", "read_width_bits",
+    r.check_keys(t, "flash", {"size_bytes", "base", "wait_states", "accelerator", "read_width_bits",
                               "clock_divider", "voltage_v", "notes", "source"})
     ws = r.get(t, "flash", "wait_states", _pairs(_num(True), _int(0), "max_mhz, wait_states"))
     for k in range(1, len(ws)):
@@ -499,6 +591,7 @@ def _parse_flash(r: _Reader, data: dict[str, Any], max_clock: float) -> Internal
         read_width_bits=r.get(t, "flash", "read_width_bits", _int(1)),
         clock_divider=r.get(t, "flash", "clock_divider", _int(1), 1),
         voltage_v=r.get(t, "flash", "voltage_v", _num(True), 3.3),
+        base=r.get(t, "flash", "base", _int(0)),
     )
     if ws[-1][0] * flash.clock_divider < max_clock - 1e-9:
         r.fail("flash.wait_states", f"table stops at {ws[-1][0] * flash.clock_divider:g} MHz CPU "
@@ -536,6 +629,8 @@ def _parse_external(r: _Reader, data: dict[str, Any], sram_names: set[str]) -> t
             r.fail(f"{p}.name", f"name {m.name!r} is already used by another memory")
         if is_block and m.memory_mapped:
             r.fail(f"{p}.memory_mapped", "an SPI SD card cannot be memory-mapped")
+        if m.memory_mapped and m.base is None:
+            r.fail(f"{p}.base", "missing: a memory-mapped memory needs the address the CPU reads it at")
         if m.max_clock_mhz and m.max_clock_mhz < m.clock_mhz:
             r.fail(f"{p}.max_clock_mhz", f"{m.max_clock_mhz:g} is below clock_mhz {m.clock_mhz:g}")
         mems.append(m)
@@ -548,9 +643,11 @@ def _parse_dma(r: _Reader, data: dict[str, Any], regions: tuple[SramRegion, ...]
     engines: list[DmaEngine] = []
     for i, t in enumerate(r.array(data, "dma", required=False)):
         p = f"dma[{i}]"
-        r.check_keys(t, p, {"name", "channels", "reaches", "notes", "source"})
+        r.check_keys(t, p, {"name", "channels", "reaches", "memory_to_memory", "peripheral", "notes", "source"})
         d = DmaEngine(name=r.get(t, p, "name", _str), channels=r.get(t, p, "channels", _int(1)),
-                      reaches=r.get(t, p, "reaches", _str_list))
+                      reaches=r.get(t, p, "reaches", _str_list),
+                      memory_to_memory=r.get(t, p, "memory_to_memory", _bool),
+                      peripheral=r.get(t, p, "peripheral", _bool))
         for target in d.reaches:
             if target not in targets:
                 r.fail(f"{p}.reaches", f"unknown memory {target!r}; known: {', '.join(sorted(targets))}")

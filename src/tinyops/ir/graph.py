@@ -7,6 +7,7 @@ quantization details, signature defs...) ride along in ``extras`` so writers can
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -153,6 +154,30 @@ class Graph:
     @property
     def main(self) -> Subgraph:
         return self.subgraphs[0]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Graph":
+        """Copy without following producer/consumer links, then relink the copy.
+
+        Followed naively those links make Python's recursion as deep as the model (a MobileNetV3
+        exceeds the interpreter's limit); the op lists hold the same information."""
+        tensors = {id(t): t for sg in self.subgraphs for t in sg.tensors}
+        for sg in self.subgraphs:
+            for op in sg.ops:
+                tensors.update((id(t), t) for t in (*op.inputs, *op.outputs) if t is not None)
+        saved = [(t, t.producer, t.consumers) for t in tensors.values()]
+        for tensor, _, _ in saved:
+            tensor.producer, tensor.consumers = None, []
+        try:
+            result = Graph.__new__(Graph)
+            memo[id(self)] = result
+            for key, value in self.__dict__.items():
+                setattr(result, key, copy.deepcopy(value, memo))
+        finally:
+            for tensor, producer, consumers in saved:
+                tensor.producer, tensor.consumers = producer, consumers
+        for subgraph in result.subgraphs:
+            subgraph.link()
+        return result
 
     def all_ops(self) -> Iterator[tuple[int, int, Op]]:
         for subgraph_index, subgraph in enumerate(self.subgraphs):

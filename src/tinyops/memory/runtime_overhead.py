@@ -37,7 +37,7 @@ from tinyops.ir.graph import Graph, Op, Tensor
 ARENA_BUFFER_ALIGNMENT_BYTES = 16
 
 # A C field: a primitive kind, or a nested struct (a tuple of fields); a count repeats it (arrays).
-Primitive = str  # "i8" | "i16" | "i32" | "i64" | "f32" | "f64" | "bool" | "ptr" | "size"
+Primitive = str  # "i8" | "i16" | "i32" | "i64" | "f32" | "f64" | "bool" | "ptr" | "size" | "enum"
 Field = Union[Primitive, tuple["Field", ...], tuple["Field", int]]
 
 
@@ -46,22 +46,35 @@ class TflmAbi:
     """What fixes TFLM's structure sizes on a target."""
 
     pointer_size_bytes: int = 4
+    short_enums: bool = True  # arm-none-eabi-gcc's default: an enum takes the smallest type that holds it
     compression: bool = False  # USE_TFLM_COMPRESSION: adds scratch indices to several OpData
     recording_allocator: bool = False  # RecordingMicroAllocator (the Python wheel) vs MicroAllocator
+    # Builtin-options sizes measured on this build where they differ from the source's struct.
+    measured_options_bytes: tuple[tuple[str, int], ...] = ()
 
     def primitive(self, kind: Primitive) -> tuple[int, int]:
-        """(size, alignment) of a primitive; AAPCS and x86-64 both align 8-byte scalars to 8."""
+        """(size, alignment) of a primitive; AAPCS and x86-64 both align 8-byte scalars to 8.
+        Every TFLite enum TFLM keeps in these structs has fewer than 256 values."""
         fixed = {"i8": 1, "bool": 1, "i16": 2, "i32": 4, "f32": 4, "i64": 8, "f64": 8}
         if kind in fixed:
             return fixed[kind], fixed[kind]
+        if kind == "enum":
+            return (1, 1) if self.short_enums else (4, 4)
         if kind in ("ptr", "size"):
             return self.pointer_size_bytes, self.pointer_size_bytes
         raise ValueError(f"unknown C field kind {kind!r}")
 
 
+# TFLM's Cortex-M build (tools/make cortex_m_generic: arm-none-eabi-gcc, short enums, no compression).
+# Checked: arm-none-eabi-g++ 12.2 -mcpu=cortex-m4 gives sizeof TfLiteTensor 32, TfLiteEvalTensor 12,
+# TfLiteNode 28, OpDataConv 56, OpDataFullyConnected 48, SoftmaxParams 56, OpDataLSTM 688,
+# SingleArenaBufferAllocator 36, GreedyMemoryPlanner 44, TfLiteAddParams 2, TfLiteFullyConnectedParams 5,
+# all equal to what this module computes (tests/test_runtime_overhead.py pins them).
 CORTEX_M_ABI = TflmAbi(pointer_size_bytes=4)
-# The `tflite_micro` Python wheel on x86-64: 8-byte pointers, compression compiled in, recording allocator.
-PYTHON_WHEEL_ABI = TflmAbi(pointer_size_bytes=8, compression=True, recording_allocator=True)
+# The `tflite_micro` Python wheel on x86-64: 8-byte pointers, int-sized enums, compression compiled in,
+# recording allocator. Its FULLY_CONNECTED options take 32 bytes (16 in the Aug 2026 source).
+PYTHON_WHEEL_ABI = TflmAbi(pointer_size_bytes=8, short_enums=False, compression=True, recording_allocator=True,
+                           measured_options_bytes=(("FULLY_CONNECTED", 32),))
 
 
 def _layout(fields: tuple[Field, ...], abi: TflmAbi) -> tuple[int, int]:
@@ -97,12 +110,12 @@ def struct_bytes(fields: tuple[Field, ...], abi: TflmAbi) -> int:
 
 # --- TFLM core structures (tensorflow/lite/core/c/common.h with TF_LITE_STATIC_MEMORY;
 #     tensorflow/lite/micro/micro_allocator.h) -----------------------------------------------
-TFLITE_EVAL_TENSOR: tuple[Field, ...] = ("ptr", "ptr", "i32")  # data, dims, type
+TFLITE_EVAL_TENSOR: tuple[Field, ...] = ("ptr", "ptr", "enum")  # data, dims, type
 TFLITE_TENSOR: tuple[Field, ...] = (
-    ("i32", "ptr"),  # TfLiteQuantization {type, params}
+    ("enum", "ptr"),  # TfLiteQuantization {type, params}
     ("f32", "i32"),  # TfLiteQuantizationParams {scale, zero_point}
     "ptr", "ptr", "size",  # data, dims, bytes
-    "i32", "i32", "bool",  # type, allocation_type, is_variable
+    "enum", "enum", "bool",  # type, allocation_type, is_variable
 )
 TFLITE_AFFINE_QUANTIZATION: tuple[Field, ...] = ("ptr", "ptr", "i32")  # scale, zero_point, quantized_dimension
 TFLITE_NODE: tuple[Field, ...] = ("ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32")
@@ -123,9 +136,8 @@ def _allocator_objects_bytes(abi: TflmAbi) -> int:
     memory_planner/greedy_memory_planner.h, micro_allocator.h/.cc (MicroBuiltinDataAllocator) and,
     for the Python wheel, recording_single_arena_buffer_allocator.h and recording_micro_allocator.h.
     """
-    # Two interface vtables, buffer_head_, buffer_tail_, head_, tail_, temp_, temp check sum, count,
-    # resizable_buffer_allocated_.
-    arena_allocator: tuple[Field, ...] = ("ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "size", "i32", "bool")
+    # Two interface vtables, buffer_head_, buffer_tail_, head_, tail_, temp_, temp check sum, count.
+    arena_allocator: tuple[Field, ...] = ("ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "size", "i32")
     if abi.recording_allocator:
         arena_allocator = arena_allocator + ("size", "size", "size", "size")
     # vtable, max_buffer_count_, buffer_count_, requirements_, sizes/ids sorted, by-offset list,
@@ -148,27 +160,28 @@ def _aligned_bytes(fields: tuple[Field, ...], abi: TflmAbi, count: int = 1) -> i
 
 # --- Builtin options TFLM parses into the tail (tensorflow/compiler/mlir/lite/core/c/builtin_op_data.h)
 _BUILTIN_OPTIONS: dict[str, tuple[Field, ...]] = {
-    "CONV_2D": ("i32",) * 7,  # padding, strides, activation, dilations, quantized_bias_type
-    "DEPTHWISE_CONV_2D": ("i32",) * 7,
-    "FULLY_CONNECTED": ("i32", "i32", "bool", "bool", "i32"),
-    "ADD": ("i32", "bool"),
-    "SUB": ("i32", "bool"),
-    "MUL": ("i32",),
-    "DIV": ("i32",),
-    "AVERAGE_POOL_2D": ("i32",) * 6 + (PADDING_VALUES,),
-    "MAX_POOL_2D": ("i32",) * 6 + (PADDING_VALUES,),
+    # padding, stride w/h, activation, dilation w/h, quantized_bias_type
+    "CONV_2D": ("enum", "i32", "i32", "enum", "i32", "i32", "enum"),
+    "DEPTHWISE_CONV_2D": ("enum", "i32", "i32", "i32", "enum", "i32", "i32"),
+    "FULLY_CONNECTED": ("enum", "enum", "bool", "bool", "enum"),
+    "ADD": ("enum", "bool"),
+    "SUB": ("enum", "bool"),
+    "MUL": ("enum",),
+    "DIV": ("enum",),
+    "AVERAGE_POOL_2D": ("enum", "i32", "i32", "i32", "i32", "enum", PADDING_VALUES),
+    "MAX_POOL_2D": ("enum", "i32", "i32", "i32", "i32", "enum", PADDING_VALUES),
     "SOFTMAX": ("f32",),
     "RESHAPE": (("i32", 8), "i32"),  # shape[TFLITE_RESHAPE_PARAMS_MAX_DIMENSION_COUNT], num_dimensions
-    "SVDF": ("i32", "i32", "bool"),
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("i32", "f32", "f32", "bool", "bool", "bool"),
+    "SVDF": ("i32", "enum", "bool"),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("enum", "f32", "f32", "bool", "bool", "bool"),
     "MEAN": ("bool",),
     "SUM": ("bool",),
     "REDUCE_MAX": ("bool",),
     "RESIZE_NEAREST_NEIGHBOR": ("bool", "bool"),
     "RESIZE_BILINEAR": ("bool", "bool"),
-    "CONCATENATION": ("i32", "i32"),
+    "CONCATENATION": ("i32", "enum"),
     "STRIDED_SLICE": ("i32",) * 5 + ("bool",),
-    "CAST": ("i32", "i32"),
+    "CAST": ("enum", "enum"),
     "PAD": ("bool",),  # EmptyStructPlaceholder
     "PADV2": ("bool",),
     "TRANSPOSE": ("bool",),
@@ -179,16 +192,13 @@ _BUILTIN_OPTIONS: dict[str, tuple[Field, ...]] = {
     "PACK": ("i32", "i32"),
     "UNPACK": ("i32", "i32"),
     "SPLIT": ("i32",),
-    "TRANSPOSE_CONV": ("i32", "i32", "i32", "i32", "i32"),
+    "TRANSPOSE_CONV": ("enum", "i32", "i32", "enum", "enum"),
 }
 # Ops whose parser allocates nothing (TFLM's ParseXxx returns without builtin data).
 _NO_BUILTIN_OPTIONS = frozenset({
     "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6", "MINIMUM", "MAXIMUM", "LOG_SOFTMAX",
     "HARD_SWISH", "EXP", "ABS", "NEG", "SQRT", "RSQRT", "FLOOR", "ROUND", "PRELU", "CUSTOM",
 })
-# Measured on the tflite_micro wheel (Oct 2026): FULLY_CONNECTED options take 32 bytes, 16 more than
-# the struct read in the Aug 2026 source; kept for every ABI so the figure errs on the safe side.
-_BUILTIN_OPTIONS_MEASURED_BYTES = {"FULLY_CONNECTED": 32}
 
 
 # --- Kernel OpData allocated in Init (tensorflow/lite/micro/kernels/*.h, *.cc) --------------
@@ -276,16 +286,19 @@ def _output_channels(op: Op) -> int:
     return int(weights.shape[3] if op.kind == "DEPTHWISE_CONV_2D" else weights.shape[0])
 
 
-def _per_channel_bytes(op: Op) -> int:
-    """Per-channel output multiplier and shift arrays (int32 each) allocated in Prepare."""
+def _requant_channels(op: Op) -> int:
+    """Channels whose output multiplier and shift (int32 each) the kernel keeps, set up in Prepare."""
     if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        channels = _output_channels(op)  # conv_common.cc allocates them for every input type
-    elif op.kind == "FULLY_CONNECTED":
+        return _output_channels(op)  # conv_common.cc allocates them for every input type
+    if op.kind == "FULLY_CONNECTED":  # only per-channel quantized filters (fully_connected_common.cc)
         weights = op.input(1)
         quant = weights.quantization if weights is not None else None
-        channels = quant.num_channels if quant is not None and quant.per_channel else 0
-    else:
-        return 0
+        return quant.num_channels if quant is not None and quant.per_channel else 0
+    return 0
+
+
+def _per_channel_bytes(op: Op) -> int:
+    channels = _requant_channels(op)
     return 2 * _arena_aligned(4 * channels) if channels else 0
 
 
@@ -332,8 +345,8 @@ def _signal_kernel_bytes(op: Op, abi: TflmAbi) -> int | None:
     if code.startswith("SignalRfft"):
         fft_length = options.get("fft_length", 0)
         fft_length = int(fft_length) if isinstance(fft_length, int) else 0
-        # TfLiteAudioFrontendRfftParams: 5 int32, work_area, scratch index, state.
-        params = struct_bytes(("i32",) * 5 + ("ptr", "i32", "ptr"), abi)
+        # TfLiteAudioFrontendRfftParams: 4 int32, fft_type (a TfLiteType), work_area, scratch index, state.
+        params = struct_bytes(("i32",) * 4 + ("enum", "ptr", "i32", "ptr"), abi)
         input_type = op.inputs[0].dtype if op.inputs and op.inputs[0] is not None else DType.INT16
         complex_bytes = 4 if input_type is DType.INT16 else 8  # int16 pairs; float / int32 pairs
         return _arena_aligned(params) + _arena_aligned(_kiss_fftr_state_bytes(fft_length, complex_bytes, abi))
@@ -348,10 +361,22 @@ def _signal_kernel_bytes(op: Op, abi: TflmAbi) -> int | None:
     return None
 
 
-def _kernel_op_data_bytes(op: Op, abi: TflmAbi) -> int | None:
+# CMSIS-NN's kernels (tflite-micro kernels/cmsis_nn/*.cc) wrap the reference OpData and add
+# scratch-buffer indices (and, for fully-connected, its shape); other kernels are the reference ones.
+_CMSIS_NN_EXTRA_FIELDS: dict[str, tuple[Field, ...]] = {
+    "CONV_2D": ("i32",), "DEPTHWISE_CONV_2D": ("i32",), "AVERAGE_POOL_2D": ("i32",), "MAX_POOL_2D": ("i32",),
+    "FULLY_CONNECTED": ("i32", "i32", "ptr", "i32", "i32", "i32"),
+}
+
+
+def _kernel_op_data_bytes(op: Op, abi: TflmAbi, kernels: str = "tflm-reference") -> int | None:
     """Bytes a kernel's Init allocates; None when the kernel is not in the table."""
     if op.kind == "CUSTOM":
         return _signal_kernel_bytes(op, abi)
+    if kernels == "cmsis-nn" and op.kind in _CMSIS_NN_EXTRA_FIELDS:
+        reference = _op_data_fields(op.kind, abi)
+        assert reference is not None
+        return _arena_aligned(struct_bytes((reference,) + _CMSIS_NN_EXTRA_FIELDS[op.kind], abi))
     if op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
         return _arena_aligned(_LSTM_OP_DATA_BYTES)
     if op.kind in _STATELESS_KERNELS:
@@ -366,8 +391,9 @@ def _kernel_op_data_bytes(op: Op, abi: TflmAbi) -> int | None:
 
 
 def _builtin_options_bytes(op: Op, abi: TflmAbi) -> int:
-    if op.kind in _BUILTIN_OPTIONS_MEASURED_BYTES:
-        return _BUILTIN_OPTIONS_MEASURED_BYTES[op.kind]
+    measured = dict(abi.measured_options_bytes)
+    if op.kind in measured:
+        return measured[op.kind]
     fields = _BUILTIN_OPTIONS.get(op.kind)
     if fields is None:
         return 0
@@ -387,8 +413,12 @@ def _io_tensor_bytes(tensor: Tensor, abi: TflmAbi) -> int:
     return size
 
 
-def tflm_runtime_overhead(graph: Graph, abi: TflmAbi = CORTEX_M_ABI) -> TflmOverheadBreakdown:
-    """TFLM's persistent (tail) allocations for ``graph`` on ``abi``, broken down."""
+def tflm_runtime_overhead(graph: Graph, abi: TflmAbi = CORTEX_M_ABI, kernels: str = "tflm-reference",
+                          scratch_buffers: int = 0) -> TflmOverheadBreakdown:
+    """TFLM's persistent (tail) allocations for ``graph`` on ``abi``, broken down.
+
+    ``kernels``: "tflm-reference" or "cmsis-nn" (whose OpData are larger for a few ops);
+    ``scratch_buffers``: how many scratch buffers the kernels request (one handle each)."""
     pointer = abi.pointer_size_bytes
     eval_tensors = nodes = options = op_data = per_channel = variables = 0
     unknown: list[str] = []
@@ -400,15 +430,13 @@ def tflm_runtime_overhead(graph: Graph, abi: TflmAbi = CORTEX_M_ABI) -> TflmOver
         nodes += struct_bytes(NODE_AND_REGISTRATION, abi) * len(subgraph.ops)
         for op in subgraph.ops:
             options += _builtin_options_bytes(op, abi)
-            kernel = _kernel_op_data_bytes(op, abi)
+            kernel = _kernel_op_data_bytes(op, abi, kernels)
             if kernel is None:
                 unknown.append(op.label)
                 kernel = UNKNOWN_KERNEL_OP_DATA_BYTES
             op_data += kernel
-            channels_bytes = _per_channel_bytes(op)
-            per_channel += channels_bytes + _softmax_lut_bytes(op)
-            if channels_bytes:
-                channel_count += _output_channels(op) if op.kind != "FULLY_CONNECTED" else channels_bytes // 8
+            per_channel += _per_channel_bytes(op) + _softmax_lut_bytes(op)
+            channel_count += _requant_channels(op)
         # Variable tensors (recurrent state) live in the tail for the interpreter's lifetime.
         variables += sum(_arena_aligned(t.size_bytes) for t in subgraph.tensors if t.is_variable)
     main = graph.subgraphs[0]
@@ -416,6 +444,8 @@ def tflm_runtime_overhead(graph: Graph, abi: TflmAbi = CORTEX_M_ABI) -> TflmOver
     # MicroInterpreter keeps TfLiteTensor* arrays for inputs and outputs (kernel-style allocations).
     io_tensors += _arena_aligned(pointer * len(main.inputs)) + _arena_aligned(pointer * len(main.outputs))
     subgraphs = struct_bytes(_subgraph_allocations(abi), abi) * len(graph.subgraphs)
+    # ScratchBufferHandle array (one pointer per request), allocated when the plan is committed.
+    subgraphs += _round_up(struct_bytes(SCRATCH_BUFFER_HANDLE, abi) * scratch_buffers, pointer)
     return TflmOverheadBreakdown(
         pointer_size_bytes=pointer,
         eval_tensors_bytes=eval_tensors,

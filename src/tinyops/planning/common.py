@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from tinyops.cost.cost_model import OpCounts
 from tinyops.cost.memory_model import FLASH, fastest_sram, operand_traffic_bytes
 from tinyops.errors import TinyOpsError
+from tinyops.analysis.analyze import Analysis
 from tinyops.hw.board import Board
 from tinyops.ir.graph import Graph, Op, Subgraph, Tensor
 from tinyops.kernels import Runtime, kernel_library
 from tinyops.kernels.profile import CoreParams
+from tinyops.memory.runtime_overhead import CORTEX_M_ABI, tflm_runtime_overhead
 from tinyops.ops import spec_for
 from tinyops.planning.plan import Access, Plan, Role
 
@@ -63,19 +65,24 @@ def sram_have_bytes(board: Board, sram_limit_bytes: int | None) -> int:
     return have if sram_limit_bytes is None else min(have, sram_limit_bytes)
 
 
-def runtime_overhead_bytes(graph: Graph, runtime: Runtime) -> tuple[int, str]:
+def runtime_overhead_bytes(graph: Graph, runtime: Runtime, kernels: str = "cmsis-nn",
+                           analysis: Analysis | None = None) -> tuple[int, str]:
     """SRAM the runtime keeps besides the arena head, and what it counts.
 
     TFLM keeps its persistent structures (tensor and node records, quantization parameters,
     allocator state) at the arena's tail: sized with its 32-bit structure sizes by
-    :func:`tinyops.memory.runtime_overhead.tflm_runtime_overhead_bytes`. tinyops' generated code
-    has no interpreter: its op and tensor tables are constants in flash.
+    :func:`tinyops.memory.runtime_overhead.tflm_runtime_overhead` exactly as ``analyze`` counts them
+    (the kernel library's OpData, one scratch handle per op that asks for scratch). tinyops' generated
+    code has no interpreter: its op and tensor tables are constants in flash.
     """
     if runtime == "tinyops":
         return 0, "tinyops generated code: no interpreter structures in SRAM (tables are in flash)"
-    from tinyops.memory.runtime_overhead import tflm_runtime_overhead_bytes
-
-    overhead = tflm_runtime_overhead_bytes(graph, pointer_size_bytes=TARGET_POINTER_BYTES)
+    if analysis is not None and analysis.kernels == kernels:
+        overhead = analysis.totals.runtime_overhead_bytes
+    else:
+        lib = kernel_library(kernels)
+        handles = sum(1 for op in graph.main.ops if lib.scratch_bytes(op))
+        overhead = tflm_runtime_overhead(graph, CORTEX_M_ABI, kernels=kernels, scratch_buffers=handles).total_bytes
     return overhead, (f"TFLM persistent allocations (arena tail) for a {8 * TARGET_POINTER_BYTES}-bit target: "
                       "tensor/node records, quantization parameters, allocator state; stack not counted")
 

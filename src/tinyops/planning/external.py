@@ -17,8 +17,8 @@ the choice comes from the cost model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
+from tinyops.analysis.analyze import serialized_model_bytes
 from tinyops.cost.cost_model import compute_cycles, op_counts
 from tinyops.cost.memory_model import FLASH, memory_ports
 from tinyops.errors import TinyOpsError
@@ -92,7 +92,7 @@ def prepare(graph: Graph, board: Board, strategy: str, options: PlanOptions | No
     for name in external:
         flash.pop(name, None)
     memory = arena_memory(board)
-    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime)
+    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime, kernels)
     have = sram_have_bytes(board, options.sram_limit_bytes)
     budget = max(have - overhead, 0)
     reasons, warnings = kernel_verdicts(graph, kernels)
@@ -181,11 +181,10 @@ def finish_plan(setup: ExternalSetup, strategy: str, steps: list[PlanStep], tran
         mem = board.external(name)
         if mem is not None and used > mem.size_bytes:
             all_reasons.append(f"{name} needs {used} B; it has {mem.size_bytes} B")
-    flash_bytes = sum(setup.flash_constants.values())
-    if setup.graph.source_path and Path(setup.graph.source_path).is_file():
-        # The model's non-weight part (graph, metadata) stays in internal flash.
-        total = Path(setup.graph.source_path).stat().st_size
-        flash_bytes = max(flash_bytes, total - setup.weights_bytes)
+    # The model's non-weight part (graph, metadata, other constants) stays in internal flash, whether
+    # the model came from a file or was built in memory (zoo, explore).
+    flash_bytes = max(sum(setup.flash_constants.values()),
+                      serialized_model_bytes(setup.graph) - setup.weights_bytes)
     arena_bytes = max(setup.layout.sram_bytes, extra_sram_bytes)
     runtime = setup.options.runtime
     return Plan(

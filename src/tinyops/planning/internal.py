@@ -21,6 +21,7 @@ from tinyops.hw.board import Board
 from tinyops.ir.graph import Graph
 from tinyops.kernels.profile import load_params
 from tinyops.memory import MemoryPlan, plan_memory
+from tinyops.memory.plan import reuse_memory_plans
 from tinyops.planning.common import (PlanOptions, arena_memory, check_clock, flash_image_offsets, kernel_verdicts,
                                      make_accesses, runtime_overhead_bytes, sram_have_bytes, tensor_indices)
 from tinyops.planning.plan import Access, Partition, PlacedBuffer, Plan, PlanStep, Transfer
@@ -44,15 +45,16 @@ def plan_internal(graph: Graph, board: Board, options: PlanOptions | None = None
     kernels = options.kernels
     clock = check_clock(board, options.clock_mhz)
     params = load_params(board.core, kernels)
-    if analysis is None:
-        flash_bytes = None
-        if graph.source_path and Path(graph.source_path).is_file():
-            flash_bytes = Path(graph.source_path).stat().st_size
-        analysis = analyze(graph, board, kernels=kernels, flash_bytes=flash_bytes)
+    with reuse_memory_plans():  # analysis plans TFLM's arena too: plan it once
+        if analysis is None:
+            flash_bytes = None
+            if graph.source_path and Path(graph.source_path).is_file():
+                flash_bytes = Path(graph.source_path).stat().st_size
+            analysis = analyze(graph, board, kernels=kernels, flash_bytes=flash_bytes)
+        memory_plan, plan_error = _memory_plan(graph, options)
     arena = arena_memory(board)
     main = graph.main
     index_of = tensor_indices(main)
-    memory_plan, plan_error = _memory_plan(graph, options)
     order = list(memory_plan.order) if memory_plan is not None else list(range(len(main.ops)))
     constants = [t for i in order for t in main.ops[i].constant_inputs]
     flash_offsets = flash_image_offsets(constants, index_of, FLASH_ALIGN_BYTES)
@@ -93,9 +95,11 @@ def plan_internal(graph: Graph, board: Board, options: PlanOptions | None = None
         steps.append(PlanStep(step, op_index, op, op.label, counts, compute_cycles(op, params),
                               [Partition(0, 1.0, accesses, 0, channels)]))
     totals = analysis.totals
-    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime)
+    overhead, overhead_note = runtime_overhead_bytes(graph, options.runtime, kernels, analysis)
     arena_bytes = memory_plan.arena_bytes if memory_plan is not None else totals.sram_lower_bound_bytes
-    sram_needed = arena_bytes + overhead
+    # Code-book weights are decoded into a buffer the size of the largest decoded tensor.
+    decode_bytes = totals.weight_decode_sram_bytes
+    sram_needed = arena_bytes + overhead + decode_bytes
     sram_have = sram_have_bytes(board, options.sram_limit_bytes)
     flash_have = board.internal_flash.size_bytes
     reasons, warnings = kernel_verdicts(graph, kernels, order)
@@ -105,8 +109,9 @@ def plan_internal(graph: Graph, board: Board, options: PlanOptions | None = None
              and options.sram_limit_bytes < board.largest_contiguous_sram_bytes
              else f"the largest contiguous SRAM block of {board.id} ({sram_have} B)")
     if sram_needed > sram_have:
-        reasons.append(f"the arena ({arena_bytes} B) and the runtime's persistent allocations ({overhead} B) need "
-                       f"{sram_needed} B of SRAM; {where} is smaller")
+        decode = f" and the weight decode buffer ({decode_bytes} B)" if decode_bytes else ""
+        reasons.append(f"the arena ({arena_bytes} B), the runtime's persistent allocations ({overhead} B){decode} "
+                       f"need {sram_needed} B of SRAM; {where} is smaller")
     if totals.flash_bytes > flash_have:
         reasons.append(f"the model needs {totals.flash_bytes} B of flash; {board.id} has {flash_have} B")
     planner = "tinyops best plan (reordered, every in-place kind)" if options.runtime == "tinyops" else \
@@ -124,7 +129,8 @@ def plan_internal(graph: Graph, board: Board, options: PlanOptions | None = None
             "arena_runtime": options.runtime,
             "arena_bytes": f"arena head laid out by {planner} (activations + the kernels' scratch)",
             "runtime_overhead_bytes": overhead_note,
-            "sram_bytes": "arena_bytes + runtime_overhead_bytes: the SRAM the deployment needs (stack not counted)",
+            "sram_bytes": "arena_bytes + runtime_overhead_bytes (+ the code-book weight decode buffer, if any): "
+                          "the SRAM the deployment needs (stack not counted)",
             "sram_lower_bound_bytes": "live activations + the op's scratch at the worst op (model order): "
                                       "no plan needs less",
             "flash_bytes": "the serialized model (application code and runtime not counted)",

@@ -120,9 +120,9 @@ def choose_source(setup: ExternalSetup, engine: str | None) -> tuple[str, str, b
     for _, name, copied in sorted(options, reverse=True):
         if engine == "cpu":
             return name, "cpu", copied
-        for dma in setup.board.dma_engines:
-            if name in dma.reaches and setup.sram_memory in dma.reaches:
-                return name, dma.name, copied
+        dma = setup.board.dma_for(name, setup.sram_memory)  # only an engine able to do this copy
+        if dma is not None:
+            return name, dma.name, copied
     return home.name, "cpu", False
 
 

@@ -166,7 +166,7 @@ class Plan:
     steps: list[PlanStep]
     transfers: list[Transfer]
     memories: dict[str, MemoryPort]
-    sram_bytes: int  # the whole SRAM the deployment needs: arena_bytes + runtime_overhead_bytes
+    sram_bytes: int  # the whole SRAM the deployment needs: arena_bytes + runtime_overhead_bytes (+ decode buffer)
     flash_bytes: int
     external_bytes: dict[str, int]
     feasible: bool

@@ -223,8 +223,9 @@ def verify(plan: Plan) -> list[str]:
             dma = engines.get(tr.engine)
             if dma is None:
                 issues.append(f"{label}: board has no DMA engine {tr.engine}")
-            elif tr.src not in dma.reaches or tr.dst not in dma.reaches:
-                issues.append(f"{label}: {tr.engine} does not reach both {tr.src} and {tr.dst}")
+            elif not dma.can_copy(tr.src, tr.dst, copy_kind := plan.board.transfer_kind(tr.src, tr.dst)):
+                issues.append(f"{label}: {tr.engine} cannot do this {copy_kind} transfer (reaches "
+                              f"{', '.join(dma.reaches)}; memory-to-memory {dma.memory_to_memory})")
         if tr.needed_by not in position:
             issues.append(f"{label}: needed_by {tr.needed_by} is no partition")
             continue

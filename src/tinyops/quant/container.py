@@ -104,6 +104,9 @@ def read_container(data: bytes, source: str = "<bytes>") -> Container:
             if tensor.name != tensor_entry.name or tuple(tensor.shape) != tensor_entry.shape or tensor.dtype is not DType.INT8:
                 raise ValueError(f"tensor {entry['index']} does not match its header entry")
             tensor.data = tensor_entry.decode()
+            # What the cost model needs to charge the decode work (ops.weight_formats).
+            tensor.extras["encoding"] = {"scheme": "codebook-huffman", "bits": tensor_entry.bits,
+                                         "centroids": int(tensor_entry.centroids.size)}
             encoded[int(entry["index"])] = tensor_entry
     except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
         raise ModelFormatError(f"{source}: corrupt tinyops container ({exc}); re-create it with tinyops quantize") from None

@@ -62,3 +62,42 @@ def dequantize_output(graph: Graph, values: np.ndarray, index: int = 0) -> np.nd
         return np.asarray(values, np.float32)
     scale, zero_point = float(tensor.quantization.scale[0]), int(tensor.quantization.zero_point[0])
     return ((np.asarray(values, np.float64) - zero_point) * scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class QuantizationError:
+    """A quantized model against its float original on the same evaluation inputs."""
+
+    agreement: Agreement
+    source: str  # where the evaluation inputs came from, and what that implies
+    float_accuracy: float | None = None  # top-1 against labels, when labels were given
+    quantized_accuracy: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {**self.agreement.as_dict(), "source": self.source}
+        if self.float_accuracy is not None and self.quantized_accuracy is not None:
+            out["float_accuracy"] = round(self.float_accuracy, 4)
+            out["quantized_accuracy"] = round(self.quantized_accuracy, 4)
+        return out
+
+
+def compare_to_float(float_graph: Graph, quantized_graph: Graph, samples: Sequence[Sequence[np.ndarray]],
+                     source: str, labels: np.ndarray | None = None) -> QuantizationError:
+    """Run both models with tinyops' reference runtime (bit-exact to TFLM for int8) on ``samples``
+    (float inputs); SQNR and top-1 agreement of the first output, and accuracy given labels."""
+    from tinyops.errors import TinyOpsError
+    from tinyops.runtime.formats import run_formats
+
+    if labels is not None and len(labels) != len(samples):
+        raise TinyOpsError(f"{len(labels)} labels for {len(samples)} evaluation samples; give one label per sample")
+    reference = np.stack([run_formats(float_graph, [np.asarray(a, np.float32) for a in sample])[0]
+                          for sample in samples])
+    quantized = np.stack([dequantize_output(quantized_graph, run_formats(quantized_graph, inputs)[0])
+                          for inputs in quantize_inputs(quantized_graph, samples)])
+    result = agreement(reference, quantized)
+    if labels is None:
+        return QuantizationError(result, source)
+    truth = np.asarray(labels).reshape(-1)
+    float_top1 = float(np.mean(reference.reshape(len(samples), -1).argmax(axis=1) == truth))
+    quant_top1 = float(np.mean(quantized.reshape(len(samples), -1).argmax(axis=1) == truth))
+    return QuantizationError(result, source, float_top1, quant_top1)

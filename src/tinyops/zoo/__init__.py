@@ -16,12 +16,11 @@ from tinyops.errors import TinyOpsError
 from tinyops.ir import Graph
 from tinyops.zoo.accuracy import AccuracyRecord, accuracy_table, published_accuracy
 from tinyops.zoo.registry import FAMILIES, Family, family_names, get_family
-from tinyops.zoo.scaling import check_round_to, check_width, parse_resolution
+from tinyops.zoo.scaling import check_round_to, check_width, family_resolution
 from tinyops.zoo.spec import BuildRequest
 
 MAX_CLASSES = 100_000
 MAX_INPUT_CHANNELS = 64
-MIN_VECTOR_FEATURES = 8
 ZOO_METADATA_KEY = "tinyops_zoo"  # TFLite metadata entry recording how the model was built
 
 
@@ -51,16 +50,7 @@ def resolve_request(family: str, width: float = 1.0, resolution: int | tuple[int
 
 
 def _resolution_for(spec: Family, resolution: int | tuple[int, int] | str) -> tuple[int, int]:
-    if spec.input_kind == "vector" and not isinstance(resolution, (tuple, list)) and "x" not in str(resolution):
-        # A single number is the flattened feature count (640 = 5 frames x 128 mel bins).
-        try:
-            features = int(resolution)
-        except (TypeError, ValueError):
-            raise TinyOpsError(f"resolution {resolution!r} is not a size; use e.g. 640 or 5x128") from None
-        if features < MIN_VECTOR_FEATURES:
-            raise TinyOpsError(f"{spec.name} needs at least {MIN_VECTOR_FEATURES} input features, got {features}")
-        return (1, features)
-    return parse_resolution(resolution)
+    return family_resolution(spec.name, spec.input_kind, resolution)
 
 
 def build_model(family: str, width: float = 1.0, resolution: int | tuple[int, int] | str | None = None,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from tinyops.errors import TinyOpsError
-from tinyops.zoo.scaling import format_resolution, parse_resolution
+from tinyops.zoo.scaling import family_resolution, format_resolution, parse_resolution
 
 COLUMNS = ("family", "width", "resolution", "input_channels", "classes", "dataset", "metric", "value",
            "precision", "source", "notes")
@@ -50,6 +50,13 @@ def _optional_int(text: str | None) -> int | None:
     return int(text) if text not in (None, "") else None
 
 
+def _row_resolution(family: str, text: str) -> tuple[int, int]:
+    from tinyops.zoo.registry import FAMILIES
+
+    spec = FAMILIES.get(family)
+    return family_resolution(family, spec.input_kind, text) if spec is not None else parse_resolution(text)
+
+
 def parse_accuracy_csv(text: str, origin: str) -> list[AccuracyRecord]:
     """Parse rows; a malformed file is one TinyOpsError naming the file and line."""
     reader = csv.DictReader(io.StringIO(text))
@@ -62,7 +69,8 @@ def parse_accuracy_csv(text: str, origin: str) -> list[AccuracyRecord]:
         try:
             records.append(AccuracyRecord(
                 family=row["family"].strip().lower(), width=float(row["width"]),
-                resolution=parse_resolution(row["resolution"].strip()), dataset=row["dataset"].strip(),
+                resolution=_row_resolution(row["family"].strip().lower(), row["resolution"].strip()),
+                dataset=row["dataset"].strip(),
                 metric=row["metric"].strip(), value=float(row["value"]), source=row["source"].strip(),
                 precision=(row.get("precision") or "float32").strip(),
                 input_channels=_optional_int(row.get("input_channels")), classes=_optional_int(row.get("classes")),
@@ -107,9 +115,17 @@ def published_accuracy(family: str, width: float = 1.0, resolution: int | tuple[
     from tinyops.zoo.registry import get_family
 
     spec = get_family(family)
-    size = spec.default_resolution if resolution is None else parse_resolution(resolution)
+    size = spec.default_resolution if resolution is None else family_resolution(spec.name, spec.input_kind,
+                                                                                   resolution)
+
+    def same_input(recorded: tuple[int, int]) -> bool:
+        # A feature vector is the same input however it is folded (640 = 5 x 128).
+        if spec.input_kind == "vector":
+            return recorded[0] * recorded[1] == size[0] * size[1]
+        return recorded == size
+
     matches = [r for r in accuracy_table(extra_csv)
-               if r.family == spec.name and abs(r.width - float(width)) < WIDTH_TOLERANCE and r.resolution == size
+               if r.family == spec.name and abs(r.width - float(width)) < WIDTH_TOLERANCE and same_input(r.resolution)
                and (dataset is None or r.dataset == dataset)
                and (input_channels is None or r.input_channels in (None, input_channels))]
     if not matches:

@@ -87,5 +87,38 @@ def parse_resolution(value: int | tuple[int, int] | str) -> tuple[int, int]:
     return size
 
 
+MIN_VECTOR_FEATURES = 8
+
+
+def family_resolution(family: str, input_kind: str, value: int | tuple[int, int] | str) -> tuple[int, int]:
+    """An input size for a family: images take ``parse_resolution``'s (H, W); a flat feature vector
+    (the autoencoder) takes a feature count (640 -> (1, 640)) or frames x bins (5x128 -> (5, 128))."""
+    if input_kind != "vector":
+        return parse_resolution(value)
+    if isinstance(value, bool):
+        raise TinyOpsError(f"resolution must be a feature count or FRAMESxBINS, got {value!r}")
+    parts: list[object]
+    if isinstance(value, str):
+        parts = list(value.lower().replace("*", "x").split("x"))
+    elif isinstance(value, (tuple, list)):
+        parts = list(value)
+    else:
+        parts = [value]
+    try:
+        numbers = [int(str(p)) for p in parts]
+    except ValueError:
+        raise TinyOpsError(f"resolution {value!r} is not a size; use e.g. 640 or 5x128") from None
+    if len(numbers) == 1:
+        numbers = [1, numbers[0]]
+    if len(numbers) != 2 or min(numbers) < 1:
+        raise TinyOpsError(f"resolution {value!r} is not a size; use e.g. 640 or 5x128")
+    if numbers[0] * numbers[1] < MIN_VECTOR_FEATURES:
+        raise TinyOpsError(f"{family} needs at least {MIN_VECTOR_FEATURES} input features, got "
+                           f"{numbers[0] * numbers[1]}")
+    if numbers[0] * numbers[1] > MAX_RESOLUTION_PX * MAX_RESOLUTION_PX:
+        raise TinyOpsError(f"resolution {value!r} is out of range for {family}")
+    return (numbers[0], numbers[1])
+
+
 def format_resolution(size: tuple[int, int]) -> str:
     return str(size[0]) if size[0] == size[1] else f"{size[0]}x{size[1]}"

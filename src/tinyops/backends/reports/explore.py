@@ -30,22 +30,24 @@ def summarize(rows: list[dict[str, str]], boards: tuple[str, ...]) -> dict[str, 
 
 
 def render(summary: dict[str, Any], console: Any) -> None:
-    from rich.table import Table
+    from tinyops.backends.reports.tables import Column, print_table
 
-    table = Table(title=f"tinyops explore: {summary['output']}", title_justify="left", header_style="bold",
-                  caption="latency/energy: cost model simulating each plan (board at its max clock, "
-                          f"{summary['kernels']} kernels); accuracy: published or estimated (see CSV)")
-    for name in ("board", "strategy", "feasible", "most accurate deployable", "top-1 %", "ms", "mJ"):
-        table.add_column(name, justify="left" if name in ("board", "strategy", "most accurate deployable") else "right")
+    columns = [Column("board", "left", key=True), Column("strategy", "left", key=True),
+               Column("feasible", drop_rank=2), Column("most accurate deployable", "left", key=True),
+               Column("top-1 %", key=True), Column("ms", key=True), Column("mJ", drop_rank=1)]
+    rows = []
     for board, data in summary["boards"].items():
         for strategy, s in data["strategies"].items():
             best = s["most_accurate"]
-            table.add_row(board, strategy, f"{s['feasible']}/{s['configurations']}",
-                          best["config"] if best else "-",
-                          f"{best['accuracy']:.2f}{'*' if best['accuracy_source'] == 'estimated' else ''}"
-                          if best and best["accuracy"] is not None else "-",
-                          f"{best['latency_ms']:.1f}" if best else "-", f"{best['energy_mj']:.1f}" if best else "-")
-    console.print(table)
+            rows.append([board, strategy, f"{s['feasible']}/{s['configurations']}",
+                         best["config"] if best else "-",
+                         f"{best['accuracy']:.2f}{'*' if best['accuracy_source'] == 'estimated' else ''}"
+                         if best and best["accuracy"] is not None else "-",
+                         f"{best['latency_ms']:.1f}" if best else "-", f"{best['energy_mj']:.1f}" if best else "-"])
+    print_table(console, columns, rows, title=f"tinyops explore: {summary['output']}",
+                caption="latency/energy: cost model simulating each plan (board at its max clock, "
+                        f"{summary['kernels']} kernels); accuracy: published or estimated (see CSV)",
+                more="--json or the CSV")
     for board, data in summary["boards"].items():
         lat = data["latency"]
         if lat["front"]:

@@ -98,22 +98,27 @@ def csv_text(data: dict[str, Any]) -> str:
 
 
 def render(data: dict[str, Any], console: "Console") -> None:
+    """The per-layer table: #, op, ms and share always; MACs, cycles and bytes per memory as they fit."""
     from rich.markup import escape
-    from rich.table import Table
+
+    from tinyops.backends.reports.tables import Column, print_table
 
     mems = _memories(data)
-    caption = data["assumptions"]["summary"]
-    table = Table(title=f"{data['model']}", caption=caption, title_justify="left", header_style="bold")
-    for name in ["#", "op", "MACs", "cycles", "share %", "ms"] + [f"read {m}" for m in mems] + [f"write {m}" for m in mems]:
-        table.add_column(name, justify="left" if name == "op" else "right")
+    labels = {m: data.get("memory_labels", {}).get(m, {}).get("label", m) for m in mems}
+    columns = [Column("#", key=True), Column("op", "left", key=True), Column("ms", key=True),
+               Column("share %", key=True), Column("MACs", drop_rank=3), Column("cycles", drop_rank=4)]
+    columns += [Column(f"read {labels[m]}", drop_rank=2) for m in mems]
+    columns += [Column(f"write {labels[m]}", drop_rank=5) for m in mems]
     total = sum(layer["cycles"] for layer in data["layers"]) or 1
-    for layer in data["layers"]:
-        table.add_row(str(layer["index"]), layer["type"], f"{layer['macs']:,}", f"{layer['cycles']:,}",
-                      f"{100 * layer['cycles'] / total:.1f}", f"{layer['latency_ms']:.3f}",
-                      *[f"{layer['bytes_read'].get(m, 0):,}" for m in mems],
-                      *[f"{layer['bytes_written'].get(m, 0):,}" for m in mems])
-    console.print(table)
-    status = "feasible" if data["feasible"] else f"[bold red]NOT feasible[/]: {data['reason']}"
+    rows = [[str(layer["index"]), layer["type"], f"{layer['latency_ms']:.3f}", f"{100 * layer['cycles'] / total:.1f}",
+             f"{layer['macs']:,}", f"{layer['cycles']:,}",
+             *[f"{layer['bytes_read'].get(m, 0):,}" for m in mems],
+             *[f"{layer['bytes_written'].get(m, 0):,}" for m in mems]] for layer in data["layers"]]
+    print_table(console, columns, rows, title=f"{data['model']}", caption=data["assumptions"]["summary"],
+                more="--json or --csv")
+    for legend in data.get("memory_labels", {}).values():
+        console.print(f"[dim]{legend['label']}: {legend['description']}[/dim]")
+    status = "feasible" if data["feasible"] else f"[bold red]NOT feasible[/]: {escape(data['reason'] or '')}"
     console.print(f"{status}\nlatency {data['latency_ms']:.2f} ms (compute bound {data['compute_bound_ms']:.2f} ms), "
                   f"energy {data['energy_mj']:.2f} mJ at {data['energy']['run_power_mw']:.0f} mW, "
                   f"flash {data['flash_bytes']:,} B, {data['macs']:,} MACs")
@@ -132,20 +137,14 @@ def timeline_figure(plan: Plan, sim: SimResult) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lanes = ["cpu"] + sorted({t.lane for t in sim.tasks if t.lane != "cpu"})
-    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.6 * len(lanes)))
-    colors = {"compute": "tab:blue", "transfer": "tab:orange"}
-    for t in sim.tasks:
-        if t.start_s is None or t.end_s is None:
-            continue
-        y = lanes.index(t.lane)
-        ax.barh(y, (t.end_s - t.start_s) * 1e3, left=t.start_s * 1e3, height=0.6,
-                color=colors[t.kind], edgecolor="white", linewidth=0.3)
-    ax.set_yticks(range(len(lanes)), [("CPU" if lane == "cpu" else lane) for lane in lanes])
-    ax.invert_yaxis()
+    from tinyops.backends.reports.timeline import add_legend, draw_lanes, lanes_of
+
+    lanes = lanes_of(sim.tasks)
+    fig, ax = plt.subplots(figsize=(12, 1.6 + 0.6 * len(lanes)))
+    draw_lanes(ax, sim.tasks, lanes, sim.latency_ms, {s.step: s.type for s in plan.steps})
+    add_legend(ax)
     ax.set_xlabel("time (ms)")
     ax.set_title(f"{Path(plan.model).name}: {assumptions_line(plan)}", fontsize=8)
     return fig
-
 
 __all__ = ["assumptions_line", "csv_text", "render", "report", "timeline_figure"]

@@ -26,7 +26,54 @@ def plan_fields(plan: Plan) -> dict[str, Any]:
         "dma_bytes": plan.dma_bytes,
         "overlay_buffer_bytes": plan.overlay_buffer_bytes,
         "spilled_activation_bytes": dict(plan.spilled_activation_bytes),
+        "sram_buffers": sram_buffers(plan),
+        "memory_labels": memory_labels(plan),
     }
+
+
+def memory_labels(plan: Plan) -> dict[str, dict[str, Any]]:
+    """How reports name each on-chip memory key: a plan keys SRAM by the first region of the
+    address-contiguous run its arena uses; the label says which regions and addresses that is."""
+    board = plan.board
+    keys = {acc.memory for step in plan.steps for part in step.partitions for acc in part.accesses}
+    keys |= {t.dst for t in plan.transfers} | {t.src for t in plan.transfers}
+    runs = sorted(k for k in keys if board.sram(k) is not None)
+    out: dict[str, dict[str, Any]] = {}
+    for key in runs:
+        span = board.sram_span(key, 0, max(plan.sram_bytes, 1))
+        whole = board.sram_span(key, 0, board.sram_run_bytes(key))
+        label = "SRAM" if len(runs) == 1 else key
+        out[key] = {"label": label, "regions": list(span.regions), "run_regions": list(whole.regions),
+                    "address_range": [f"{whole.start_address:#010x}", f"{whole.end_address:#010x}"],
+                    "description": f"{'+'.join(whole.regions)} {whole.start_address:#010x}-{whole.end_address:#010x}"
+                                   f" (address-contiguous; this plan uses {'+'.join(span.regions)})"}
+    return out
+
+
+def sram_buffers(plan: Plan) -> list[dict[str, Any]]:
+    """Every SRAM buffer the plan places at an offset, with the real region(s) and address range.
+
+    A plan keys its on-chip memory by the first region of the address-contiguous SRAM run its arena
+    uses (e.g. DTCM on the F746, whose DTCM, SRAM1 and SRAM2 are adjacent); this names where each
+    buffer really is. Buffers without a fixed offset are reported over the whole arena.
+    """
+    board = plan.board
+    runs = {r.name for r in board.sram_regions}
+    seen: dict[tuple[str, str, int, int], dict[str, Any]] = {}
+    for step in plan.steps:
+        for part in step.partitions:
+            for acc in part.accesses:
+                if acc.memory not in runs:
+                    continue
+                offset, size = (acc.offset_bytes, acc.size_bytes) if acc.offset_bytes is not None else (0, plan.arena_bytes)
+                key = (acc.tensor, acc.memory, offset, size)
+                if key not in seen:
+                    span = board.sram_span(acc.memory, offset, size)
+                    seen[key] = {"tensor": acc.tensor, "role": acc.role, "memory": acc.memory,
+                                 "offset_bytes": acc.offset_bytes, "size_bytes": size,
+                                 "regions": list(span.regions),
+                                 "address_range": [f"{span.start_address:#010x}", f"{span.end_address:#010x}"]}
+    return list(seen.values())
 
 
 def layer_fields(plan: Plan) -> list[dict[str, Any]]:
@@ -84,20 +131,24 @@ def compare_rows(evaluated: list[Evaluated], compute_bound_ms: float) -> list[Ro
 
 
 def render_rows(rows: list[Row], title: str, caption: str, console: Any) -> None:
+    """Strategies side by side: strategy, feasible, latency, energy and SRAM always; the rest as they fit."""
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title=title, caption=caption, title_justify="left", header_style="bold")
-    for name in ("strategy", "feasible", "latency ms", "x compute bound", "energy mJ", "SRAM B", "int. flash B",
-                 "external B", "DMA B", "overlay buf B", "partitions"):
-        table.add_column(name, justify="left" if name in ("strategy", "external B") else "right")
+    from tinyops.backends.reports.tables import Column, print_table
+
+    columns = [Column("strategy", "left", key=True), Column("feasible", key=True), Column("latency ms", key=True),
+               Column("energy mJ", key=True), Column("SRAM B", key=True), Column("x compute bound", drop_rank=2),
+               Column("int. flash B", drop_rank=3), Column("external B", "left", drop_rank=6),
+               Column("DMA B", drop_rank=4), Column("overlay buf B", drop_rank=5), Column("partitions", drop_rank=7)]
+    table_rows = []
     for r in rows:
-        ext = ", ".join(f"{k} {v:,}" for k, v in r.external_bytes.items()) or "-"
-        table.add_row(r.strategy, "yes" if r.feasible else "[red]no[/]", f"{r.latency_ms:.1f}",
-                      f"{r.latency_ms / r.compute_bound_ms:.3f}" if r.compute_bound_ms else "-",
-                      f"{r.energy_mj:.1f}", f"{r.sram_bytes:,}", f"{r.flash_bytes:,}", ext, f"{r.dma_bytes:,}",
-                      f"{r.overlay_buffer_bytes:,}", str(r.partitions))
-    console.print(table)
+        ext = "\n".join(f"{k} {v:,}" for k, v in r.external_bytes.items()) or "-"
+        table_rows.append([r.strategy, "yes" if r.feasible else "[red]no[/]", f"{r.latency_ms:.1f}",
+                           f"{r.energy_mj:.1f}", f"{r.sram_bytes:,}",
+                           f"{r.latency_ms / r.compute_bound_ms:.3f}" if r.compute_bound_ms else "-",
+                           f"{r.flash_bytes:,}", ext, f"{r.dma_bytes:,}", f"{r.overlay_buffer_bytes:,}",
+                           str(r.partitions)])
+    print_table(console, columns, table_rows, title=title, caption=caption)
     for r in rows:
         if not r.feasible:
             console.print(f"[red]{r.strategy}[/]: {escape(r.reason or '')}")
@@ -132,32 +183,30 @@ def render_movement(costs: list[MovementCost], console: Any) -> None:
 
 
 def timeline_figure(evaluated: list[Evaluated], title: str) -> Any:
-    """CPU and DMA lanes, one panel per strategy, on a shared time axis."""
+    """CPU and DMA lanes, one panel per strategy, on a shared time axis, with op labels and a legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lanes_of = [["cpu"] + sorted({t.lane for t in e.sim.tasks if t.lane != "cpu"}) for e in evaluated]
-    heights = [0.6 + 0.45 * len(lanes) for lanes in lanes_of]
-    fig, axes = plt.subplots(len(evaluated), 1, figsize=(12, 1.0 + sum(heights)), sharex=True,
+    from tinyops.backends.reports.timeline import add_legend, draw_lanes, lanes_of
+
+    lanes_of_each = [lanes_of(e.sim.tasks) for e in evaluated]
+    heights = [0.6 + 0.45 * len(lanes) for lanes in lanes_of_each]
+    fig, axes = plt.subplots(len(evaluated), 1, figsize=(12, 1.4 + sum(heights)), sharex=True,
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    colors = {"compute": "tab:blue", "transfer": "tab:orange"}
-    for ax, e, lanes in zip(axes[:, 0], evaluated, lanes_of):
-        for t in e.sim.tasks:
-            if t.start_s is None or t.end_s is None:
-                continue
-            ax.barh(lanes.index(t.lane), (t.end_s - t.start_s) * 1e3, left=t.start_s * 1e3, height=0.6,
-                    color=colors[t.kind], edgecolor="white", linewidth=0.2)
-        ax.set_yticks(range(len(lanes)), [("CPU" if lane == "cpu" else lane) for lane in lanes], fontsize=7)
-        ax.invert_yaxis()
+    longest_ms = max((e.sim.latency_ms for e in evaluated), default=0.0)
+    for ax, e, lanes in zip(axes[:, 0], evaluated, lanes_of_each):
+        draw_lanes(ax, e.sim.tasks, lanes, longest_ms, {s.step: s.type for s in e.plan.steps})
         ax.set_title(f"{e.plan.strategy}: {e.sim.latency_ms:.1f} ms"
                      + ("" if e.plan.feasible else " (infeasible)"), fontsize=8, loc="left")
+    add_legend(axes[0, 0])
     axes[-1, 0].set_xlabel("time (ms)")
     fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     return fig
 
 
-__all__ = ["Row", "compare_rows", "movement_json", "render_movement", "row_of", "render_rows", "timeline_figure", "plan_fields", "layer_fields",
+__all__ = ["memory_labels", "sram_buffers", "Row", "compare_rows", "movement_json", "render_movement", "row_of",
+           "render_rows", "timeline_figure", "plan_fields", "layer_fields",
            "dma_bytes"]
