@@ -84,11 +84,10 @@ def tile_shape(window: RowWindow, inputs: list[SpilledOperand], output: SpilledO
     return None
 
 
-def _dma_engine(board: Board, a: str, b: str) -> str:
-    for dma in board.dma_engines:
-        if a in dma.reaches and b in dma.reaches:
-            return dma.name
-    return CPU_ENGINE
+def _dma_engine(board: Board, src: str, dst: str) -> str:
+    """The engine able to copy ``src`` -> ``dst`` (the board file's capabilities), else the CPU."""
+    dma = board.dma_for(src, dst)
+    return dma.name if dma is not None else CPU_ENGINE
 
 
 def spilled_operands(plan: Plan, step: PlanStep, spill_memory: str,
@@ -135,6 +134,7 @@ def tile_spilled_steps(plan: Plan, spill_memory: str | None, spill_offsets: dict
     out_ids_of_step: dict[int, list[int]] = {}
     tile_buffers: list[PlacedBuffer] = []
     engine = _dma_engine(plan.board, spill_memory, sram_memory)
+    engine_out = _dma_engine(plan.board, sram_memory, spill_memory)
     pending: list[tuple[Transfer, int]] = []  # (transfer with placeholder id, step) in creation order
     tiled_steps = 0
     top = 0
@@ -200,7 +200,7 @@ def tile_spilled_steps(plan: Plan, spill_memory: str | None, spill_offsets: dict
                         offset = out_base + parity * shape.output_slot_bytes
                         accesses.append(Access(label, "output", sram_memory, nbytes, nbytes, offset, acc.tensor_index))
                         needed = (st.step, p + 2) if p + 2 < n_c * n_r else (st.step + 1, 0)
-                        pending.append((Transfer(-1, sram_memory, spill_memory, nbytes, engine, needed, (st.step, p),
+                        pending.append((Transfer(-1, sram_memory, spill_memory, nbytes, engine_out, needed, (st.step, p),
                                                  tensor=label, src_offset_bytes=offset,
                                                  dst_offset_bytes=output.offset_bytes + r0 * output.row_bytes
                                                  + (c0 * item if c1 else 0),
