@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from tinyops.deploy import evaluate_all, verified  # noqa: E402
+from tinyops.deploy import verified  # noqa: E402
 from tinyops.frontends.loader import load_model  # noqa: E402
 from tinyops.hw.board import load_board  # noqa: E402
 from tinyops.ir import Graph  # noqa: E402
