@@ -107,7 +107,9 @@ def _progress(show: bool, what: str) -> Iterator[Callable[[], None]]:
 
 def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) -> int:
     """`--compare`: every applicable strategy, verified and simulated, side by side."""
-    from tinyops.backends.reports.plan_compare import compare_rows, render_rows, timeline_figure
+    from tinyops.backends.reports.plan_compare import (compare_rows, movement_json, render_movement, render_rows,
+                                                       timeline_figure)
+    from tinyops.cost.memory_model import movement_costs
     from tinyops.deploy import compare
     from tinyops.planning.common import compute_bound_cycles
     from tinyops.planning.internal import plan_internal
@@ -120,6 +122,7 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
     base = internal or plan_internal(graph, board, options)
     compute_bound_ms = compute_bound_cycles(base) / (base.clock_mhz * 1e3)
     rows = compare_rows(evaluated, compute_bound_ms)
+    movement = movement_costs(board, base.clock_mhz, base.params)
     picked = evaluated[choice.index].plan.strategy if choice.index is not None else None
     caption = (f"board {board.id} ({board.core}) at {base.clock_mhz:g} MHz, kernels {args.kernels}, arena for "
                f"{options.runtime}, cost params {base.params.core}/{base.params.kernels} ({base.params.status}); "
@@ -134,7 +137,7 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
         print_json({"model": model, "board": board.id, "objective": args.objective, "auto": picked,
                     "min_gain_pct": args.min_gain, "auto_note": choice.note,
                     "compute_bound_ms": compute_bound_ms, "summary": caption,
-                    "strategies": [r.to_json() for r in rows]})
+                    "strategies": [r.to_json() for r in rows], "data_movement": movement_json(movement)})
     else:
         from tinyops.backends.reports.tables import make_report_console
 
@@ -143,4 +146,5 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
         console = make_report_console()
         render_rows(rows, model, caption, console)
         console.print(escape(choice.note))
+        render_movement(movement, console)
     return 0

@@ -14,8 +14,9 @@ filter stays in the data cache.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.memory import INTERNAL_FLASH_KIND, VOLATILE_KINDS
 from tinyops.cost.cost_model import OpCounts
@@ -40,10 +41,19 @@ class MemoryPort:
     write_nj_per_byte: float
     active_power_mw: float
     external: bool
+    write_latency_s: float = 0.0  # per write (per block for block devices); 0: as access_latency_s
 
     @property
     def cpu_addressable(self) -> bool:
         return self.cpu_read_stall_cycles_per_byte is not None
+
+    @property
+    def block_write_latency_s(self) -> float:
+        return self.write_latency_s or self.access_latency_s
+
+    def blocks(self, nbytes: int) -> int:
+        """Whole blocks a block device moves for ``nbytes`` (1 transfer for byte-addressable memories)."""
+        return max(1, -(-nbytes // self.block_bytes)) if self.block_bytes else 1
 
 
 def _sram_port(name: str, kind: str, clock_hz: float, params: CoreParams, core: str) -> MemoryPort:
@@ -83,7 +93,81 @@ def _external_port(board: Board, mem: ExternalMemory, clock_mhz: float) -> Memor
         write_stall = clock_hz / write_bps if mem.kind in VOLATILE_KINDS else None
     return MemoryPort(mem.name, mem.kind, read_bps, write_bps, read_stall, write_stall,
                       mem.first_access_latency_ns * 1e-9, mem.block_size_bytes, read_nj, write_nj,
-                      mem.active_power_mw, True)
+                      mem.active_power_mw, True, mem.effective_write_latency_ns * 1e-9)
+
+
+def spi_at_clock(mem: ExternalMemory, spi_clock_mhz: float) -> ExternalMemory:
+    """An SPI device (the SD card) at another SPI clock (Svoboda et al. §5: 1 MHz default, up to 25 MHz).
+
+    Bandwidth scales with the clock (one bit per SPI clock; the board file's figures are at its
+    ``clock_mhz``); per-block command and card latencies do not. The extra power grows with the
+    clock as the board's measured points say (``power_points``: whole-board mW at an SPI clock,
+    interpolated linearly); energy per byte = power / bandwidth therefore falls as the clock rises,
+    which is the paper's finding. A clock outside (0, ``max_clock_mhz``] is a user error."""
+    limit = mem.max_clock_mhz or mem.clock_mhz
+    if not 0 < spi_clock_mhz <= limit:
+        raise TinyOpsError(f"{mem.name}: SPI clock {spi_clock_mhz:g} MHz is outside (0, {limit:g}] MHz")
+    scale = spi_clock_mhz / mem.clock_mhz
+    power = mem.active_power_mw
+    if len(mem.power_points) >= 2:
+        power += _interpolate(mem.power_points, spi_clock_mhz) - _interpolate(mem.power_points, mem.clock_mhz)
+    return replace(mem, clock_mhz=spi_clock_mhz, read_bandwidth_mb_s=mem.read_bandwidth_mb_s * scale,
+                   write_bandwidth_mb_s=mem.write_bandwidth_mb_s * scale, active_power_mw=max(power, 0.0))
+
+
+SVOBODA_BLOCK_BYTES = 16384  # the transfer block of Svoboda et al.'s measurements
+
+
+@dataclass(frozen=True)
+class MovementCost:
+    """Moving ``nbytes`` into or out of one memory, as Svoboda et al.'s data-movement figures do."""
+
+    memory: str
+    kind: str
+    note: str  # e.g. "SPI 25 MHz"
+    nbytes: int
+    read_s: float | None  # None: the memory cannot be read (never here) ...
+    write_s: float | None  # ... or written at run time (internal flash)
+    read_mj: float
+    write_mj: float
+
+
+def movement_cost(port: MemoryPort, nbytes: int, note: str = "") -> MovementCost:
+    """Time and the energy beyond the board's run power to read and to write ``nbytes`` in ``port``:
+    whole blocks on a block device (a partial block written is read first), the port's latencies."""
+    blocks = port.blocks(nbytes)
+    moved = blocks * port.block_bytes if port.block_bytes else nbytes
+    read_s = blocks * port.access_latency_s + moved / port.read_bytes_per_s if port.read_bytes_per_s else None
+    write_s: float | None = None
+    if port.write_bytes_per_s:
+        write_s = blocks * port.block_write_latency_s + moved / port.write_bytes_per_s
+        if port.block_bytes and nbytes % port.block_bytes:
+            write_s += port.access_latency_s + port.block_bytes / port.read_bytes_per_s
+    return MovementCost(port.name, port.kind, note, nbytes, read_s, write_s, moved * port.read_nj_per_byte * 1e-6,
+                        moved * port.write_nj_per_byte * 1e-6 if write_s is not None else 0.0)
+
+
+def movement_costs(board: Board, clock_mhz: float, params: CoreParams,
+                   nbytes: int = SVOBODA_BLOCK_BYTES) -> list[MovementCost]:
+    """Every memory of the board, and an SPI device also at its highest SPI clock."""
+    ports = memory_ports(board, clock_mhz, params)
+    spi = {m.name: f"SPI {m.clock_mhz:g} MHz" for m in board.external_memories if m.kind == "sdcard-spi"}
+    out = [movement_cost(p, nbytes, spi.get(p.name, "")) for p in ports.values()]
+    for mem in board.external_memories:
+        if mem.kind == "sdcard-spi" and mem.max_clock_mhz > mem.clock_mhz:
+            fast = spi_at_clock(mem, mem.max_clock_mhz)
+            out.append(movement_cost(_external_port(board, fast, clock_mhz), nbytes, f"SPI {fast.clock_mhz:g} MHz"))
+    return out
+
+
+def _interpolate(points: tuple[tuple[float, float], ...], x: float) -> float:
+    pts = sorted(points)
+    if x <= pts[0][0]:
+        return pts[0][1]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return pts[-1][1]
 
 
 def memory_ports(board: Board, clock_mhz: float, params: CoreParams) -> dict[str, MemoryPort]:

@@ -79,6 +79,18 @@ def spill_ram(board: Board) -> ExternalMemory | None:
     return None
 
 
+def spill_store(board: Board) -> ExternalMemory | None:
+    """Where activations that do not fit SRAM go: external RAM, else a block device (the SD card).
+
+    The CPU cannot address a block device: a tensor spilled there is reachable only by the copies
+    of a row-tiled plan (:mod:`tinyops.planning.row_tiles`), and each tensor starts on a block of
+    its own so two tensors never share a block that a read-modify-write would touch."""
+    ram = spill_ram(board)
+    if ram is not None:
+        return ram
+    return next((m for m in board.external_memories if m.block_size_bytes and not m.memory_mapped), None)
+
+
 def _step_span(buffer: Buffer, num_steps: int) -> tuple[int, int]:
     return time_to_step(buffer.first_time, num_steps), time_to_step(buffer.last_time, num_steps)
 
@@ -124,7 +136,7 @@ def layout_activations(graph: Graph, board: Board, sram_memory: str, sram_budget
         by_name = {s.name: s for s in slots}
         return ActivationLayout(order, sram_memory, sram_budget_bytes, None, by_name,
                                 _live_top(slots, sram_memory, steps), lower_bound_bytes=memory_plan.lower_bound_bytes)
-    ram = spill_ram(board)
+    ram = spill_store(board)
     # Without in-place aliases from here on: a spilled tensor cannot share bytes with one in SRAM.
     buffers = [b for b in build_buffers(graph.main, order, kernels) if b.first_time >= 0]
     buffers = [Buffer(i, b.name, b.kind, b.size_bytes, b.first_time, b.last_time, b.tensor_index, b.op_index)
@@ -167,9 +179,12 @@ def layout_activations(graph: Graph, board: Board, sram_memory: str, sram_budget
     for b, base in zip(keep, _region_bases(keep, bases)):
         out.append(ActivationSlot(_slot_name(b, graph), b.tensor_index, sram_memory, base, b.aligned_bytes, *_step_span(b, steps)))
     if spilled:
-        ext_regions = build_regions(_renumber(spilled), [])
+        block = ram.block_size_bytes if not ram.memory_mapped else 0
+        ext_regions = build_regions(_renumber(spilled, block), [])
         ext = place(ext_regions, budget_s=0.05)
         for b, base in zip(spilled, _region_bases(spilled, ext.bases)):
+            if block and base % block:
+                raise TinyOpsError("internal error: a tensor spilled to a block device does not start on a block")
             out.append(ActivationSlot(_slot_name(b, graph), b.tensor_index, ram.name, base, b.aligned_bytes, *_step_span(b, steps)))
     layout = ActivationLayout(order, sram_memory, sram_budget_bytes, ram.name, {s.name: s for s in out},
                               _live_top(out, sram_memory, steps), lower_bound_bytes=memory_plan.lower_bound_bytes)
@@ -180,9 +195,11 @@ def layout_activations(graph: Graph, board: Board, sram_memory: str, sram_budget
     return layout
 
 
-def _renumber(buffers: list[Buffer]) -> list[Buffer]:
-    """build_regions indexes buffers by key: keys must be positions in the list."""
-    return [Buffer(i, b.name, b.kind, b.size_bytes, b.first_time, b.last_time, b.tensor_index, b.op_index)
+def _renumber(buffers: list[Buffer], block_bytes: int = 0) -> list[Buffer]:
+    """build_regions indexes buffers by key: keys must be positions in the list. With
+    ``block_bytes`` every size is rounded up to whole blocks (offsets then stay on block bounds)."""
+    size = (lambda n: -(-n // block_bytes) * block_bytes) if block_bytes else (lambda n: n)  # noqa: E731
+    return [Buffer(i, b.name, b.kind, size(b.size_bytes), b.first_time, b.last_time, b.tensor_index, b.op_index)
             for i, b in enumerate(buffers)]
 
 

@@ -26,7 +26,7 @@ from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.graph import Graph, Op
 from tinyops.ir.memory import NONVOLATILE_KINDS, VOLATILE_KINDS
 from tinyops.kernels.profile import CoreParams, load_params
-from tinyops.planning.activations import ActivationLayout, layout_activations, scratch_name
+from tinyops.planning.activations import ActivationLayout, ActivationSlot, layout_activations, scratch_name
 from tinyops.planning.common import (PlanOptions, arena_memory, check_clock, is_mac_op, kernel_verdicts,
                                      make_accesses, runtime_overhead_bytes, sram_have_bytes, tensor_indices)
 from tinyops.planning.plan import Access, BufferKind, Partition, PlacedBuffer, Plan, PlanStep, Transfer
@@ -146,7 +146,7 @@ def activation_accesses(setup: ExternalSetup, op: Op, constant_memory: dict[str,
         if acc.role in ("filter", "constant") and skip_constants and acc.tensor in setup.external_constants:
             continue
         slot = layout.slots.get(acc.tensor)
-        offset = slot.offset_bytes if slot else acc.offset_bytes
+        offset = slot_offset(setup, slot) if slot else acc.offset_bytes
         if acc.role in ("filter", "constant"):
             offset = (constant_offsets or {}).get(acc.tensor, setup.flash_offsets.get(acc.tensor))
         size, traffic = acc.size_bytes, acc.traffic_bytes
@@ -162,7 +162,7 @@ def placed_buffers(setup: ExternalSetup, constant_memory: dict[str, str], offset
     out: list[PlacedBuffer] = []
     for name, slot in setup.layout.slots.items():
         kind: BufferKind = "tensor" if slot.tensor_index is not None else "scratch"
-        out.append(PlacedBuffer(name, kind, slot.memory, slot.offset_bytes, slot.size_bytes, slot.first_step,
+        out.append(PlacedBuffer(name, kind, slot.memory, slot_offset(setup, slot), slot.size_bytes, slot.first_step,
                                 slot.last_step, tensor_index=slot.tensor_index))
     last = max(len(setup.layout.order) - 1, 0)
     for t in setup.graph.constant_tensors():
@@ -213,6 +213,8 @@ def finish_plan(setup: ExternalSetup, strategy: str, steps: list[PlanStep], tran
         arena_runtime=runtime, arena_bytes=arena_bytes, runtime_overhead_bytes=setup.runtime_overhead_bytes,
         sram_lower_bound_bytes=setup.layout.lower_bound_bytes, buffers=list(buffers or []),
         warnings=list(setup.warnings),
+        spilled_activation_bytes=({setup.layout.spill_memory: setup.layout.spilled_bytes}
+                                  if setup.layout.spill_memory and setup.layout.spilled_bytes else {}),
     )
 
 
@@ -222,8 +224,10 @@ def external_bytes_of(setup: ExternalSetup, weights_memory: str | None, copied_t
         out[setup.weights_home.name] = setup.weights_bytes
     if copied_to:
         out[copied_to] = out.get(copied_to, 0) + setup.weights_bytes
-    if setup.layout.spill_memory and setup.layout.spilled_bytes:
-        out[setup.layout.spill_memory] = out.get(setup.layout.spill_memory, 0) + setup.layout.spilled_bytes
+    spill, base = setup.layout.spill_memory, spill_base_bytes(setup)
+    if spill and setup.layout.spilled_bytes:
+        # Above the weight image (base) when they share the memory, else beside whatever is there.
+        out[spill] = (base if base else out.get(spill, 0)) + setup.layout.spilled_bytes
     return out
 
 
@@ -297,9 +301,80 @@ def external_xip_candidates(graph: Graph, board: Board, options: PlanOptions | N
                         f"(in output-channel slices that fit free SRAM) just before computing on them"}))
     if not candidates:
         candidates.append(plan_xip_from(setup, home.name if home else setup.sram_memory, copied=False))
-    return candidates
+    return [unreachable_spills(p, setup) for p in candidates + row_tiled_variants(setup, candidates)]
+
+
+def spill_offsets(setup: ExternalSetup) -> dict[str, int]:
+    """Offsets of the spilled activations in their external RAM."""
+    return {name: slot_offset(setup, slot) for name, slot in setup.layout.slots.items()
+            if slot.memory == setup.layout.spill_memory}
+
+
+def spill_base_bytes(setup: ExternalSetup) -> int:
+    """Where the spilled activations start in their memory: above the weight image when the weights
+    live there too (the SD card), on a block boundary; 0 otherwise (a boot copy of the weights sits
+    above the spilled activations instead)."""
+    home = setup.weights_home
+    if home is None or setup.layout.spill_memory != home.name:
+        return 0
+    image_end = max((off + -(-setup.external_constants[name] // IMAGE_ALIGN_BYTES) * IMAGE_ALIGN_BYTES
+                     for name, off in image_offsets(setup).items()), default=0)
+    block = home.block_size_bytes or IMAGE_ALIGN_BYTES
+    return -(-image_end // block) * block
+
+
+def slot_offset(setup: ExternalSetup, slot: ActivationSlot) -> int:
+    """A layout slot's offset in its memory (spilled slots above ``spill_base_bytes``)."""
+    return slot.offset_bytes + (spill_base_bytes(setup) if slot.memory == setup.layout.spill_memory else 0)
+
+
+def unreachable_spills(plan: Plan, setup: ExternalSetup) -> Plan:
+    """Mark ``plan`` infeasible where an op still reads or writes a spilled activation in place in a
+    memory the CPU cannot address (the SD card): only row-tile copies reach it."""
+    spill = setup.layout.spill_memory
+    mem = setup.board.external(spill) if spill else None
+    if mem is None or mem.memory_mapped:
+        return plan
+    stuck = [f"op {st.step} ({st.type})" for st in plan.steps
+             if any(a.memory == spill and a.role in ("input", "output") for p in st.partitions for a in p.accesses)]
+    if not stuck:
+        return plan
+    reason = (f"activations spilled to {spill} are reachable only by row-tile copies (the CPU cannot address "
+              f"{mem.kind}); {len(stuck)} op(s) would access them in place: {', '.join(stuck[:4])}"
+              + (" ..." if len(stuck) > 4 else ""))
+    return replace(plan, feasible=False, reason="; ".join(r for r in (plan.reason, reason) if r))
+
+
+def free_regions(setup: ExternalSetup, reserve_bytes: list[int] | None = None) -> list[tuple[int, int]]:
+    """Per step, the SRAM [lo, hi) no activation live in the step uses: all of it above the live
+    activations, or (``reserve_bytes``) only the top ``reserve_bytes[k]`` of the budget."""
+    budget = setup.sram_budget_bytes
+    out = []
+    for k, top in enumerate(setup.layout.sram_top_per_step):
+        lo = top if reserve_bytes is None else max(top, budget - reserve_bytes[k])
+        out.append((lo, budget))
+    return out
+
+
+def row_tiled_variants(setup: ExternalSetup, plans: list[Plan]) -> list[Plan]:
+    """Each plan again with its spilled activations moved in row tiles (an extra candidate; none
+    when nothing is spilled or no op can be tiled)."""
+    from tinyops.planning.row_tiles import tile_spilled_steps
+
+    if not setup.layout.spilled_bytes or setup.layout.spill_memory is None:
+        return []
+    out = []
+    for plan in plans:
+        if any(tr.engine == "cpu" for tr in plan.transfers):
+            continue  # CPU-staged weights (SD card): the tiles' buffers would share its free SRAM
+        tiled = tile_spilled_steps(plan, setup.layout.spill_memory, spill_offsets(setup), setup.sram_memory,
+                                   free_regions(setup))
+        if tiled is not plan:
+            out.append(tiled)
+    return out
 
 
 __all__ = ["ExternalSetup", "prepare", "external_xip_candidates", "plan_xip_from", "require_external",
            "activation_accesses", "finish_plan", "image_offsets", "boot_copy_target", "external_bytes_of",
-           "placed_buffers", "flash_offsets"]
+           "placed_buffers", "flash_offsets", "free_regions", "row_tiled_variants", "spill_offsets",
+           "spill_base_bytes", "slot_offset", "unreachable_spills"]

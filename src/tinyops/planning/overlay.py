@@ -60,15 +60,20 @@ class OverlayWindow:
         return (self.hi_bytes - size_bytes) // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES
 
 
-def overlay_windows(setup: ExternalSetup, version: str) -> list[OverlayWindow]:
+def overlay_windows(setup: ExternalSetup, version: str, reserve_bytes: list[int] | None = None) -> list[OverlayWindow]:
+    """Per step, the overlay buffers' free SRAM. ``reserve_bytes[k]``: the top of the budget kept
+    for step k's row-tile buffers (:mod:`tinyops.planning.row_tiles`); a window stays below the
+    reserve of its own step and of the step before (its first slice is prefetched then)."""
     top = setup.layout.sram_top_per_step
     budget = setup.sram_budget_bytes
     align = lambda x: -(-x // SLOT_ALIGN_BYTES) * SLOT_ALIGN_BYTES  # noqa: E731
+    reserve = reserve_bytes or [0] * len(top)
     if version == "v1":
         peak = align(max(top, default=0))
-        return [OverlayWindow(peak, budget) for _ in top]
+        return [OverlayWindow(peak, budget - max(reserve, default=0)) for _ in top]
     # v2: free over the step and the one before it (the first slice is prefetched during it).
-    return [OverlayWindow(align(max(top[k], top[k - 1] if k else 0)), budget) for k in range(len(top))]
+    return [OverlayWindow(align(max(top[k], top[k - 1] if k else 0)),
+                          budget - max(reserve[k], reserve[k - 1] if k else 0)) for k in range(len(top))]
 
 
 def out_channels(op: Op) -> int:
@@ -134,11 +139,19 @@ def overlay_candidates(graph: Graph, board: Board, version: str, options: PlanOp
     """The overlay plans of ``version``. For ``v2`` both buffer geometries are valid uses of the free
     SRAM (the fixed area above the activation peak is free at every step): both are candidates and
     the driver keeps the one that simulates faster."""
+    from tinyops.planning.external import unreachable_spills
+
     setup = prepare(graph, board, f"overlay-{version}", options)
-    plan = _plan_overlay(graph, board, version, setup, None)
+    plans = _geometries(graph, board, version, setup, None)
+    return [unreachable_spills(p, setup) for p in plans + _row_tiled_overlays(graph, board, version, setup)]
+
+
+def _geometries(graph: Graph, board: Board, version: str, setup: ExternalSetup,
+                reserve: list[int] | None) -> list[Plan]:
+    plan = _plan_overlay(graph, board, version, setup, None, reserve=reserve)
     if version != "v2" or not plan.transfers:
         return [plan]
-    fixed = _plan_overlay(graph, board, "v1", setup, None, strategy="overlay-v2")
+    fixed = _plan_overlay(graph, board, "v1", setup, None, strategy="overlay-v2", reserve=reserve)
     if not fixed.transfers:
         return [plan]
     fixed.assumptions["geometry"] = "one fixed double buffer over all SRAM above the activation peak"
@@ -146,15 +159,62 @@ def overlay_candidates(graph: Graph, board: Board, version: str, options: PlanOp
     return [plan, fixed]
 
 
+# Share of a spilled step's free SRAM given to its row tiles (the rest stays overlay space).
+ROW_TILE_SHARE = 0.5
+
+
+def tile_reserve_bytes(graph: Graph, setup: ExternalSetup, version: str = "v2") -> list[int]:
+    """Per step, the top of the SRAM budget kept for row tiles at the steps whose op reads or writes
+    a spilled activation and can be split along rows: ``ROW_TILE_SHARE`` of the free SRAM, capped so
+    that the overlay window of the step and of the next one (which stays below it) keep the rest."""
+    from tinyops.ops.rows import row_window
+
+    spilled = {name for name, slot in setup.layout.slots.items() if slot.memory == setup.layout.spill_memory}
+    budget = setup.sram_budget_bytes
+    top = setup.layout.sram_top_per_step
+    align = lambda x: -(-x // SLOT_ALIGN_BYTES) * SLOT_ALIGN_BYTES  # noqa: E731
+    if version == "v1":
+        window = [budget - align(max(top, default=0))] * len(top)
+    else:
+        window = [budget - align(max(top[k], top[k - 1] if k else 0)) for k in range(len(top))]
+    out = []
+    for k, op_index in enumerate(setup.layout.order):
+        op = graph.main.ops[op_index]
+        touches = any(t is not None and t.name in spilled for t in list(op.inputs) + list(op.outputs))
+        free = min(window[k], window[k + 1] if k + 1 < len(window) else window[k])
+        share = int(max(free, 0) * ROW_TILE_SHARE) // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES
+        out.append(share if touches and row_window(op) is not None else 0)
+    return out
+
+
+def _row_tiled_overlays(graph: Graph, board: Board, version: str, setup: ExternalSetup) -> list[Plan]:
+    """The overlay plans again with SRAM reserved for row tiles of the spilled steps, tiled."""
+    from tinyops.planning.external import free_regions, spill_offsets
+    from tinyops.planning.row_tiles import tile_spilled_steps
+
+    if not setup.layout.spilled_bytes or setup.layout.spill_memory is None:
+        return []
+    reserve = tile_reserve_bytes(graph, setup, version)
+    if not any(reserve):
+        return []
+    out = []
+    for plan in _geometries(graph, board, version, setup, reserve):
+        tiled = tile_spilled_steps(plan, setup.layout.spill_memory, spill_offsets(setup), setup.sram_memory,
+                                   free_regions(setup, reserve))
+        if tiled is not plan:
+            out.append(tiled)
+    return out
+
+
 def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup, engine: str | None,
-                  strategy: str | None = None) -> Plan:
+                  strategy: str | None = None, reserve: list[int] | None = None) -> Plan:
     strategy = strategy or f"overlay-{version}"
     if setup.weights_home is None:
         return finish_plan(setup, strategy, [], [], {}, {"strategy": strategy},
                            reasons=[f"board {board.id} has no external store for the weights"])
     src, eng, copied = choose_source(setup, engine)
     src_port_addressable = next(m for m in board.external_memories if m.name == src).memory_mapped
-    windows = overlay_windows(setup, version)
+    windows = overlay_windows(setup, version, reserve)
     constant_memory = {name: FLASH for name in setup.flash_constants}
     steps: list[PlanStep] = []
     transfers: list[Transfer] = []
@@ -163,6 +223,11 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
     placed: list[tuple[StepRef, int, int]] = []  # overlay slices: (partition, offset, end)
     last_of_step: dict[int, StepRef] = {}
     busy = activation_intervals(setup)
+    if reserve is not None:
+        # Row-tile buffers occupy the reserved top of the budget during their step.
+        for step, size in enumerate(reserve):
+            if size:
+                busy[step].append((setup.sram_budget_bytes - size, setup.sram_budget_bytes))
     overlaid = xip = 0
     sram_top = setup.layout.sram_bytes
     g = 0
@@ -222,6 +287,12 @@ def _plan_overlay(graph: Graph, board: Board, version: str, setup: ExternalSetup
                 j = _last_step_touching(busy, k - 2, offset, offset + nbytes)
                 if j is not None:
                     after = _later(after, last_of_step[j], program)
+                if reserve is not None:
+                    # A step's last row-tile write-backs land only before the next step starts.
+                    held = next((j for j in range(k - 2, -1, -1) if reserve[j]
+                                 and offset + nbytes > setup.sram_budget_bytes - reserve[j]), None)
+                    if held is not None:
+                        after = _later(after, (held + 1, 0), program)
             transfers.append(Transfer(len(transfers), src, setup.sram_memory, nbytes, eng, ref, after,
                                       tensor=name, dst_offset_bytes=offset, src_offset_bytes=src_cursor,
                                       tensor_index=filt_index))

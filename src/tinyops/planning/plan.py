@@ -43,7 +43,8 @@ STRATEGY_CHOICES: tuple[str, ...] = (*STRATEGIES, AUTO)
 EXTERNAL_STRATEGIES: tuple[StrategyName, ...] = ("external-xip", "overlay-v1", "overlay-v2")
 Role = Literal["filter", "constant", "input", "output", "scratch"]
 ROLES: tuple[Role, ...] = get_args(Role)
-BufferKind = Literal["tensor", "constant", "scratch", "overlay"]
+BufferKind = Literal["tensor", "constant", "scratch", "overlay", "tile"]
+Direction = Literal["in", "out"]
 StepRef = tuple[int, int]  # (step, partition)
 CPU_ENGINE = "cpu"
 
@@ -64,13 +65,24 @@ class Access:
 @dataclass(frozen=True)
 class Partition:
     """A slice of an op's work: output channels [channel_start, channel_stop) (all of them when
-    the op is not split). Row ranges (``row_start``/``row_stop``) are reserved for row partitioning."""
+    the op is not split) of output rows [row_start, row_stop) (all rows when both are 0), reading
+    input rows [input_row_start, input_row_stop) (the rows plus the receptive field's halo; see
+    :mod:`tinyops.ops.rows`). Row tiles of one channel slice follow each other top to bottom."""
 
     index: int
     share: float  # fraction of the op's arithmetic done in this partition
     accesses: tuple[Access, ...]
     channel_start: int = 0
     channel_stop: int = 0  # 0 with channel_start 0: the op has no channel axis to split
+    row_start: int = 0
+    row_stop: int = 0  # 0 with row_start 0: all output rows
+    input_row_start: int = 0
+    input_row_stop: int = 0
+    recompute_macs: int = 0  # MACs this partition repeats because a neighbour computes them too
+
+    @property
+    def row_tiled(self) -> bool:
+        return self.row_stop > 0
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,17 @@ class Transfer:
     dst_offset_bytes: int | None = None
     src_offset_bytes: int | None = None
     tensor_index: int | None = None
+    # "in": fills a buffer ``needed_by`` reads. "out": writes back an output tile; it starts after
+    # ``after`` (the partition that wrote it) and must have landed before ``needed_by`` runs (the
+    # partition that reuses its source buffer, or the next step).
+    direction: Direction = "in"
+    waits_for: tuple[int, ...] = ()  # transfer ids that must have landed before this one starts
+    # The NHWC slice of an activation that a row-tile transfer moves (None: plain contiguous bytes).
+    # Rows are ``row_bytes`` apart in the external copy; a channel slice is strided within a row.
+    row_start: int | None = None
+    row_stop: int | None = None
+    channel_start: int | None = None
+    channel_stop: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,10 +141,18 @@ class PlanStep:
     counts: OpCounts
     compute_cycles: float  # arithmetic with operands in SRAM (cost model)
     partitions: list[Partition]
+    fused_group: int | None = None  # ops fused over the same row tiles share a group number
 
     @property
     def macs(self) -> int:
         return self.counts.macs
+
+    @property
+    def tiles(self) -> dict[str, int]:
+        """How the op is split: distinct output-channel ranges x distinct output-row ranges."""
+        channels = {(p.channel_start, p.channel_stop) for p in self.partitions}
+        rows = {(p.row_start, p.row_stop) for p in self.partitions}
+        return {"channels": len(channels), "rows": len(rows)}
 
 
 @dataclass
@@ -147,6 +178,7 @@ class Plan:
     sram_lower_bound_bytes: int = 0  # live activations + scratch at the worst op: no plan does better
     buffers: list[PlacedBuffer] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    spilled_activation_bytes: dict[str, int] = field(default_factory=dict)  # external memory -> bytes
 
     def placement(self) -> dict[str, str]:
         """Tensor label -> memory, over the whole plan (the last placement wins for staged copies)."""
@@ -172,5 +204,5 @@ class Plan:
         return any(t.engine != CPU_ENGINE for t in self.transfers)
 
 
-__all__ = ["AUTO", "Access", "BufferKind", "CPU_ENGINE", "EXTERNAL_STRATEGIES", "Partition", "PlacedBuffer", "Plan",
+__all__ = ["AUTO", "Access", "BufferKind", "CPU_ENGINE", "Direction", "EXTERNAL_STRATEGIES", "Partition", "PlacedBuffer", "Plan",
            "PlanStep", "ROLES", "Role", "STRATEGIES", "STRATEGY_CHOICES", "StepRef", "StrategyName", "Transfer"]

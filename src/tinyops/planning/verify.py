@@ -1,16 +1,24 @@
 """The plan verifier: proves a plan free of buffer overlaps and DMA/compute races, from the plan alone.
 
-Time is the CPU's program order of partitions. Partition p computes at time 2p+1; a DMA transfer
-may start right after its ``after`` partition (time 2a+2, or 0 without one) and must have landed
-before its ``needed_by`` partition computes (time 2n+1); its destination bytes are occupied over
-that whole span. An operand with a fixed offset occupies its bytes from its first to its last
-access; constants in external images are occupied throughout. The verifier checks:
+Time is the CPU's program order of partitions. Partition p computes at time 4p+2. An "in" DMA
+transfer may start right after its ``after`` partition (time 4a+3, or 0 without one) and after
+every transfer in its ``waits_for`` has landed; it must have landed before its ``needed_by``
+partition computes (time 4n+2); its destination bytes are occupied over that whole span. An
+"out" transfer (a row tile written back to external RAM) reads its source bytes from the
+computing partition ``after`` (4a+2) until it lands, at 4n (before ``needed_by`` computes). An
+operand with a fixed offset occupies its bytes from its first to its last access; constants in
+external images are occupied throughout. The verifier checks:
 
 1. no two byte ranges of one memory overlap while both are occupied (an op writing its output
    over its own input, the memory planner's in-place case, is the one allowed contact);
 2. every transfer: known memories and engine, the engine reaches both ends, ``after`` precedes
-   ``needed_by``, and the partition that waits for it reads exactly those bytes;
-3. every offset range lies inside its memory (SRAM run, external size).
+   ``needed_by``, and the partition that waits for it reads exactly those bytes (an "out"
+   transfer: the partition ``after`` writes them);
+3. data written back to external RAM is complete before it is read: an "in" transfer or a CPU
+   access reading bytes an earlier "out" transfer writes starts only after it has landed; on a
+   block device (SD card) bytes mean whole blocks, and two write-backs sharing a block are ordered
+   (one waits for the other: a partial block is read, modified and written whole);
+4. every offset range lies inside its memory (SRAM run, external size).
 """
 
 from __future__ import annotations
@@ -59,23 +67,43 @@ def capacities(plan: Plan) -> dict[str, int]:
     return out
 
 
+def _transfer_times(plan: Plan, position: dict[StepRef, int]) -> dict[int, tuple[int, int]]:
+    """Transfer id -> (first, last) time its destination (in) or source (out) is occupied."""
+    times: dict[int, tuple[int, int]] = {}
+    for tr in sorted(plan.transfers, key=lambda t: t.id):
+        need = position.get(tr.needed_by, -1)
+        if tr.direction == "out":
+            produced = position.get(tr.after, 0) if tr.after is not None else 0
+            times[tr.id] = (4 * produced + 2, 4 * need)
+            continue
+        start = 0 if tr.after is None else 4 * position.get(tr.after, -1) + 3
+        for other in tr.waits_for:
+            if other in times:
+                start = max(start, times[other][1] + 1)
+        times[tr.id] = (start, 4 * need + 2)
+    return times
+
+
 def occupancies(plan: Plan, position: dict[StepRef, int]) -> list[Occupancy]:
     spans: dict[tuple[str, str, int], list] = {}
     dma_start: dict[tuple[StepRef, str], int] = {}
+    times = _transfer_times(plan, position)
+    staged: set[tuple[str, str, int | None]] = set()  # constants copied into a buffer at run time
     for tr in plan.transfers:
-        if tr.tensor is not None:
-            start = 0 if tr.after is None else 2 * position.get(tr.after, -1) + 2
-            dma_start[(tr.needed_by, tr.tensor)] = start
+        if tr.tensor is not None and tr.direction == "in":
+            dma_start[(tr.needed_by, tr.tensor)] = times[tr.id][0]
+            staged.add((tr.tensor, tr.dst, tr.dst_offset_bytes))
     for st in plan.steps:
         for part in st.partitions:
             ref = (st.step, part.index)
-            t = 2 * position[ref] + 1
+            t = 4 * position[ref] + 2
             for acc in part.accesses:
                 if acc.offset_bytes is None:
                     continue
                 key = (acc.memory, acc.tensor, acc.offset_bytes)
                 start = dma_start.get((ref, acc.tensor), t)
-                if acc.role in ("filter", "constant") and (ref, acc.tensor) not in dma_start:
+                if (acc.role in ("filter", "constant") and (ref, acc.tensor) not in dma_start
+                        and (acc.tensor, acc.memory, acc.offset_bytes) not in staged):
                     start, end = 0, FOREVER  # an image laid out in memory before the run
                 else:
                     end = t
@@ -87,8 +115,90 @@ def occupancies(plan: Plan, position: dict[StepRef, int]) -> list[Occupancy]:
                     if end >= entry[1]:
                         entry[1], entry[3], entry[6] = end, acc.role, st.step
                     entry[4] = max(entry[4], acc.size_bytes)
+    for tr in plan.transfers:
+        if tr.direction != "out" or tr.tensor is None or tr.src_offset_bytes is None:
+            continue
+        entry = spans.get((tr.src, tr.tensor, tr.src_offset_bytes))
+        if entry is not None:
+            # The tile stays occupied until its write-back has landed.
+            entry[1] = max(entry[1], times[tr.id][1])
     return [Occupancy(name, memory, off, off + size, a, b, r0, r1, last_step, first_step)
             for (memory, name, off), (a, b, r0, r1, size, first_step, last_step) in spans.items()]
+
+
+def _footprint(plan: Plan, memory: str, lo: int, hi: int) -> tuple[int, int]:
+    """Bytes a copy touches: whole blocks on a block device (a partial block is read, then written)."""
+    port = plan.memories.get(memory)
+    block = port.block_bytes if port is not None else 0
+    return (lo // block * block, -(-hi // block) * block) if block else (lo, hi)
+
+
+def write_back_races(plan: Plan, position: dict[StepRef, int]) -> list[str]:
+    """Reads of external bytes that an earlier write-back ("out" transfer) may not have finished,
+    and, on a block device, write-backs to a shared block that may run at the same time."""
+    times = _transfer_times(plan, position)
+    outs = [t for t in plan.transfers if t.direction == "out" and t.dst_offset_bytes is not None]
+    if not outs:
+        return []
+    written = {o.id: _footprint(plan, o.dst, o.dst_offset_bytes or 0, (o.dst_offset_bytes or 0) + o.bytes)
+               for o in outs}
+    issues: list[str] = []
+    for tr in plan.transfers:
+        if tr.direction != "in" or tr.src_offset_bytes is None:
+            continue
+        lo, hi = _footprint(plan, tr.src, tr.src_offset_bytes, tr.src_offset_bytes + tr.bytes)
+        for out in outs:
+            a, b = written[out.id]
+            if out.dst != tr.src or not (a < hi and lo < b):
+                continue
+            if out.after is None or position.get(out.after, 0) >= position.get(tr.needed_by, 0):
+                continue  # written after this read: not a dependence of it
+            if times[tr.id][0] <= times[out.id][1]:
+                issues.append(f"write-back race in {tr.src}: transfer {tr.id} ({tr.tensor}) may read "
+                              f"[{lo}, {hi}) before transfer {out.id} ({out.tensor}) has written it")
+    for st in plan.steps:
+        for part in st.partitions:
+            ref = (st.step, part.index)
+            for acc in part.accesses:
+                if acc.offset_bytes is None or acc.role in ("filter", "constant"):
+                    continue
+                lo, hi = acc.offset_bytes, acc.offset_bytes + acc.size_bytes
+                for out in outs:
+                    a, b = written[out.id]
+                    if out.dst != acc.memory or not (a < hi and lo < b):
+                        continue
+                    if out.after is None or position.get(out.after, 0) >= position[ref]:
+                        continue
+                    if 4 * position[ref] + 2 <= times[out.id][1]:
+                        issues.append(f"write-back race in {acc.memory}: partition {ref} reads {acc.tensor} before "
+                                      f"transfer {out.id} ({out.tensor}) has written it")
+    blocked = [o for o in outs if plan.memories.get(o.dst) is not None and plan.memories[o.dst].block_bytes]
+    waits = {t.id: set(t.waits_for) for t in plan.transfers}
+    for i, first in enumerate(blocked):
+        for second in blocked[i + 1:]:
+            a, b = written[first.id]
+            c, d = written[second.id]
+            if first.dst != second.dst or not (a < d and c < b):
+                continue
+            if _waits_on(second.id, first.id, waits) or _waits_on(first.id, second.id, waits):
+                continue
+            issues.append(f"block race in {first.dst}: write-backs {first.id} ({first.tensor}) and {second.id} "
+                          f"({second.tensor}) share a block and may run at the same time")
+    return issues
+
+
+def _waits_on(later: int, earlier: int, waits: dict[int, set[int]]) -> bool:
+    """Does transfer ``later`` wait (directly or through others) for ``earlier``?"""
+    seen, todo = set(), [later]
+    while todo:
+        current = todo.pop()
+        for w in waits.get(current, ()):
+            if w == earlier:
+                return True
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return False
 
 
 def _inplace(a: Occupancy, b: Occupancy) -> bool:
@@ -121,6 +231,23 @@ def verify(plan: Plan) -> list[str]:
             continue
         if tr.after is not None and (tr.after not in position or position[tr.after] >= position[tr.needed_by]):
             issues.append(f"{label}: 'after' {tr.after} does not precede needed_by {tr.needed_by}")
+        known = {t.id for t in plan.transfers}
+        for other in tr.waits_for:
+            if other not in known:
+                issues.append(f"{label}: waits for transfer {other}, which the plan does not have")
+        if tr.direction == "out":
+            if tr.after is None or tr.after not in position:
+                issues.append(f"{label}: a write-back names no partition that writes its source")
+                continue
+            writer = plan.steps[tr.after[0]].partitions[tr.after[1]]
+            match = [a for a in writer.accesses if a.tensor == tr.tensor and a.memory == tr.src and a.role == "output"]
+            if not match:
+                issues.append(f"{label}: partition {tr.after} does not write what it copies back")
+            elif tr.src_offset_bytes is not None and match[0].offset_bytes != tr.src_offset_bytes:
+                issues.append(f"{label}: copies from offset {tr.src_offset_bytes}, written at {match[0].offset_bytes}")
+            elif match[0].size_bytes < tr.bytes:
+                issues.append(f"{label}: copies more bytes than the tile holds ({match[0].size_bytes} B)")
+            continue
         step = plan.steps[tr.needed_by[0]]
         part = step.partitions[tr.needed_by[1]]
         match = [a for a in part.accesses if a.tensor == tr.tensor and a.memory == tr.dst]
@@ -130,6 +257,7 @@ def verify(plan: Plan) -> list[str]:
             issues.append(f"{label}: lands at offset {tr.dst_offset_bytes}, read at {match[0].offset_bytes}")
         elif match[0].size_bytes < tr.bytes:
             issues.append(f"{label}: copies more bytes than the buffer holds ({match[0].size_bytes} B)")
+    issues += write_back_races(plan, position)
     occ = occupancies(plan, position)
     for o in occ:
         cap = caps.get(o.memory)

@@ -63,17 +63,37 @@ class SimResult:
     assumptions: dict[str, str] = field(default_factory=dict)
 
 
+def moved_bytes(plan: Plan, memory: str, nbytes: int) -> int:
+    """Bytes a transfer of ``nbytes`` moves on ``memory``'s bus: whole blocks on a block device."""
+    port = plan.memories[memory]
+    return port.blocks(nbytes) * port.block_bytes if port.block_bytes else nbytes
+
+
 def _transfer_duration_s(plan: Plan, tr: Transfer) -> float:
+    """Latency + bytes / the slower side's rate. A block device (SD card) moves whole blocks: the
+    bytes are rounded up to its blocks, each block read pays the read latency and each block written
+    the write (programming) latency, and a write that covers part of a block first reads that block
+    (read-modify-write), as a block device cannot write less than a block (Svoboda et al. §5)."""
     src, dst = plan.memories[tr.src], plan.memories[tr.dst]
-    rate = min(src.read_bytes_per_s, dst.write_bytes_per_s)
-    if rate <= 0:
+    if min(src.read_bytes_per_s, dst.write_bytes_per_s) <= 0:
         raise TinyOpsError(f"transfer {tr.src} -> {tr.dst}: {tr.dst} cannot be written at run time")
-    blocks = 1
-    for port in (src, dst):
-        if port.block_bytes:
-            blocks = max(blocks, -(-tr.bytes // port.block_bytes))
-    latency = max(src.access_latency_s, dst.access_latency_s) * blocks
-    return latency + tr.bytes / rate
+    seconds = 0.0
+    if src.block_bytes:
+        blocks = src.blocks(tr.bytes)
+        seconds += blocks * src.access_latency_s + blocks * src.block_bytes / src.read_bytes_per_s
+    else:
+        seconds += src.access_latency_s + tr.bytes / src.read_bytes_per_s
+    if dst.block_bytes:
+        blocks = dst.blocks(tr.bytes)
+        seconds += blocks * dst.block_write_latency_s + blocks * dst.block_bytes / dst.write_bytes_per_s
+        if tr.bytes % dst.block_bytes:
+            # The partly written block is read first (one block: a transfer is contiguous here).
+            seconds += dst.access_latency_s + dst.block_bytes / dst.read_bytes_per_s
+    elif not src.block_bytes:
+        # Memory to memory: the two sides stream concurrently at the slower rate.
+        seconds = max(src.access_latency_s, dst.access_latency_s) + tr.bytes / min(src.read_bytes_per_s,
+                                                                                   dst.write_bytes_per_s)
+    return seconds
 
 
 def build_tasks(plan: Plan) -> list[Task]:
@@ -89,13 +109,15 @@ def build_tasks(plan: Plan) -> list[Task]:
                 raise TinyOpsError(f"transfer {tr.id}: unknown memory {name!r}")
     last_cpu: int | None = None
     pending_dma: list[tuple[int, Transfer]] = []
+    task_of_transfer: dict[int, int] = {}
     for st in plan.steps:
         for part in st.partitions:
             ref = (st.step, part.index)
             need_ids: list[int] = []
             for tr in by_need.get(ref, []):
                 task = Task(len(tasks), "transfer", "cpu" if tr.engine == "cpu" else tr.engine, tr.engine,
-                            _transfer_duration_s(plan, tr), {tr.src: tr.bytes, tr.dst: tr.bytes}, [],
+                            _transfer_duration_s(plan, tr), {tr.src: moved_bytes(plan, tr.src, tr.bytes),
+                                                              tr.dst: moved_bytes(plan, tr.dst, tr.bytes)}, [],
                             st.step, part.index, f"{tr.src}->{tr.dst} {tr.bytes} B")
                 if tr.engine == "cpu":
                     if last_cpu is not None:
@@ -103,6 +125,7 @@ def build_tasks(plan: Plan) -> list[Task]:
                     last_cpu = task.id
                 else:
                     pending_dma.append((task.id, tr))
+                task_of_transfer[tr.id] = task.id
                 tasks.append(task)
                 need_ids.append(task.id)
             cycles = st.compute_cycles * part.share
@@ -113,6 +136,11 @@ def build_tasks(plan: Plan) -> list[Task]:
                     raise TinyOpsError(f"op {st.step}: operand {acc.tensor} in unknown memory {acc.memory!r}")
                 writing = acc.role == "output"
                 stall = port.cpu_write_stall_cycles_per_byte if writing else port.cpu_read_stall_cycles_per_byte
+                if stall is None and not plan.feasible:
+                    # An infeasible plan still gets a latency (it says why it is infeasible): the
+                    # bytes as if the CPU polled them through the memory's port.
+                    rate = port.write_bytes_per_s if writing else port.read_bytes_per_s
+                    stall = clock_hz / rate if rate else 0.0
                 if stall is None:
                     raise TinyOpsError(f"op {st.step} ({st.type}): the CPU cannot "
                                        f"{'write' if writing else 'read'} {acc.tensor} in {acc.memory} "
@@ -130,6 +158,11 @@ def build_tasks(plan: Plan) -> list[Task]:
             if tr.after not in compute_id:
                 raise TinyOpsError(f"transfer {tr.id}: 'after' names no partition {tr.after}")
             tasks[task_id].deps.append(compute_id[tr.after])
+    for tr in plan.transfers:
+        # A transfer that reads what a write-back writes (or reuses its buffer) starts after it.
+        for other in tr.waits_for:
+            if other in task_of_transfer and tr.id in task_of_transfer:
+                tasks[task_of_transfer[tr.id]].deps.append(task_of_transfer[other])
     return tasks
 
 
@@ -240,8 +273,8 @@ def simulate(plan: Plan) -> SimResult:
     for tr in plan.transfers:
         r = transfer_read.setdefault(tr.needed_by[0], {})
         w = transfer_written.setdefault(tr.needed_by[0], {})
-        r[tr.src] = r.get(tr.src, 0) + tr.bytes
-        w[tr.dst] = w.get(tr.dst, 0) + tr.bytes
+        r[tr.src] = r.get(tr.src, 0) + moved_bytes(plan, tr.src, tr.bytes)
+        w[tr.dst] = w.get(tr.dst, 0) + moved_bytes(plan, tr.dst, tr.bytes)
     prev_end = 0.0
     for st in plan.steps:
         read = dict(transfer_read.get(st.step, {}))

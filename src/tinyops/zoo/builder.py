@@ -34,6 +34,7 @@ OP_VERSIONS: dict[str, int] = {
     "SOFTMAX": 2,
     "LOGISTIC": 2,
     "HARD_SWISH": 1,
+    "PAD": 2,
 }
 
 # Activation ranges follow a running estimate of each tensor's RMS value (He-scaled random weights
@@ -239,6 +240,15 @@ class GraphBuilder:
         return self._emit("MUL", [a, gate], {"fused_activation_function": "NONE"}, name, quantization,
                           self._rms(a) * self._rms(gate))
 
+    def pad(self, x: Tensor, top: int, bottom: int, left: int, right: int, name: str = "pad") -> Tensor:
+        """Explicit zero padding of H and W (PAD with an int32 [4, 2] paddings constant), as the
+        TFLite converter emits it before a VALID conv when PyTorch's symmetric padding differs from
+        SAME. Padding with the zero point keeps the real value 0 and the input's quantization."""
+        assert x.quantization is not None
+        paddings = np.array([[0, 0], [top, bottom], [left, right], [0, 0]], np.int32)
+        target = self._tensor(f"{name}/paddings", (4, 2), DType.INT32, None, paddings)
+        return self._emit("PAD", [x, target], {}, name, x.quantization, self._rms(x))
+
     def global_pool(self, x: Tensor, name: str = "pool") -> Tensor:
         """Global average pooling as AVERAGE_POOL_2D over the whole map (as the MLPerf models do)."""
         _, height, width, _ = x.shape
@@ -274,13 +284,14 @@ class GraphBuilder:
         return self.gate(x, scale, name=f"{name}/excite")
 
     def classifier(self, x: Tensor, classes: int, hidden: int | None = None, hidden_activation: str = "NONE",
-                   name: str = "classifier") -> Tensor:
-        """Global pool, flatten, optional hidden FC, FC to ``classes``, softmax."""
+                   name: str = "classifier", softmax: bool = True) -> Tensor:
+        """Global pool, flatten, optional hidden FC, FC to ``classes``, softmax (unless ``softmax``
+        is False: the model then ends with the logits, as mcunet_vww.tflite does)."""
         y = self.flatten(self.global_pool(x, name=f"{name}/pool"), name=f"{name}/flatten")
         if hidden is not None:
             y = self.fc(y, hidden, activation=hidden_activation, name=f"{name}/hidden")
         y = self.fc(y, classes, name=f"{name}/logits", output_rms=LOGIT_RMS)
-        return self.softmax(y, name=f"{name}/softmax")
+        return self.softmax(y, name=f"{name}/softmax") if softmax else y
 
     # ----------------------------------------------------------------------------- result
     def finish(self, outputs: list[Tensor], description: str) -> Graph:

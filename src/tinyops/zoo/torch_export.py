@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
 PARAMETRIC = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-SUPPORTED = PARAMETRIC + ("ADD", "MUL", "HARD_SWISH", "LOGISTIC", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX")
+SUPPORTED = PARAMETRIC + ("ADD", "MUL", "HARD_SWISH", "LOGISTIC", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX", "PAD")
 
 
 def _require_torch() -> Any:
@@ -153,6 +153,11 @@ def to_torch(graph: Graph, load_weights: bool = True) -> "torch.nn.Module":
             steps.append(Step("avgpool", None, [value(source)], output,
                               {"kernel": (op.attrs["filter_height"], op.attrs["filter_width"]),
                                "stride": (op.attrs.get("stride_h", 1), op.attrs.get("stride_w", 1))}))
+        elif op.kind == "PAD":
+            paddings = op.inputs[1]
+            assert paddings is not None and paddings.data is not None
+            (top, bottom), (left, right) = paddings.data[1].tolist(), paddings.data[2].tolist()
+            steps.append(Step("pad", None, [value(source)], output, {"pad": (left, right, top, bottom)}))
         elif op.kind == "RESHAPE":
             if len(source.shape) == 4 and source.shape[1] * source.shape[2] != 1:
                 raise TinyOpsError("PyTorch export: RESHAPE of a spatial map would reorder NCHW data")
@@ -213,6 +218,8 @@ def _module_class(torch: Any) -> type:
                     result = activate(args[0] * args[1], step.attrs["activation"])
                 elif step.kind == "avgpool":
                     result = functional.avg_pool2d(args[0], step.attrs["kernel"], step.attrs["stride"])
+                elif step.kind == "pad":
+                    result = functional.pad(args[0], step.attrs["pad"])
                 elif step.kind == "flatten":
                     result = torch.flatten(args[0], 1)
                 elif step.kind == "hard_swish":

@@ -53,7 +53,10 @@ def report(plan: Plan, sim: SimResult) -> dict[str, Any]:
         "placement": plan.placement(),
         "transfers": [{"src": t.src, "dst": t.dst, "bytes": t.bytes, "engine": t.engine,
                        "needed_by": list(t.needed_by), "tensor": t.tensor, "tensor_index": t.tensor_index,
-                       "src_offset_bytes": t.src_offset_bytes, "dst_offset_bytes": t.dst_offset_bytes}
+                       "src_offset_bytes": t.src_offset_bytes, "dst_offset_bytes": t.dst_offset_bytes,
+                       "direction": t.direction, "waits_for": list(t.waits_for),
+                       "rows": None if t.row_start is None else [t.row_start, t.row_stop],
+                       "channels": None if t.channel_start is None else [t.channel_start, t.channel_stop]}
                       for t in plan.transfers],
         "buffers": [asdict(b) for b in plan.buffers],
         "params_status": plan.params.status,

@@ -9,6 +9,7 @@ from tinyops.planning.plan import Plan
 from tinyops.sim.simulator import SimResult
 
 if TYPE_CHECKING:
+    from tinyops.cost.memory_model import MovementCost
     from tinyops.deploy.driver import Evaluated
 
 
@@ -24,6 +25,7 @@ def plan_fields(plan: Plan) -> dict[str, Any]:
         "external_bytes": dict(plan.external_bytes),
         "dma_bytes": plan.dma_bytes,
         "overlay_buffer_bytes": plan.overlay_buffer_bytes,
+        "spilled_activation_bytes": dict(plan.spilled_activation_bytes),
         "sram_buffers": sram_buffers(plan),
         "memory_labels": memory_labels(plan),
     }
@@ -75,7 +77,8 @@ def sram_buffers(plan: Plan) -> list[dict[str, Any]]:
 
 
 def layer_fields(plan: Plan) -> list[dict[str, Any]]:
-    """Per layer: the op it runs, its partitions (output-channel ranges) and where each operand lives."""
+    """Per layer: the op it runs, its partitions (output-channel and output-row ranges, ``tiles``:
+    how many distinct of each), its fused group and where each operand lives."""
     out = []
     for st in plan.steps:
         placement: dict[str, str] = {}
@@ -84,6 +87,9 @@ def layer_fields(plan: Plan) -> list[dict[str, Any]]:
                 placement[acc.tensor] = acc.memory
         out.append({"op_index": st.op_index, "partitions": len(st.partitions),
                     "partition_channels": [[p.channel_start, p.channel_stop] for p in st.partitions],
+                    "partition_rows": [[p.row_start, p.row_stop] for p in st.partitions],
+                    "tiles": st.tiles, "fused_group": st.fused_group,
+                    "recompute_macs": sum(p.recompute_macs for p in st.partitions),
                     "placement": placement})
     return out
 
@@ -151,6 +157,31 @@ def render_rows(rows: list[Row], title: str, caption: str, console: Any) -> None
         console.print(f"[yellow]warning[/]: {escape(w)}")
 
 
+def movement_json(costs: list[MovementCost]) -> list[dict[str, Any]]:
+    return [{"memory": c.memory, "kind": c.kind, "note": c.note, "bytes": c.nbytes,
+             "read_ms": None if c.read_s is None else c.read_s * 1e3,
+             "write_ms": None if c.write_s is None else c.write_s * 1e3,
+             "read_mj": c.read_mj, "write_mj": c.write_mj} for c in costs]
+
+
+def render_movement(costs: list[MovementCost], console: Any) -> None:
+    """Svoboda et al.'s data-movement view: reading and writing one block in each memory."""
+    from rich.table import Table
+
+    nbytes = costs[0].nbytes if costs else 0
+    table = Table(title=f"moving {nbytes:,} B (time; energy beyond the board's run power)", title_justify="left",
+                  header_style="bold", caption="block devices move whole blocks; a partial block written is read "
+                                               "first; internal flash is not written at run time")
+    for name in ("memory", "kind", "read ms", "write ms", "read mJ", "write mJ"):
+        table.add_column(name, justify="left" if name in ("memory", "kind") else "right", no_wrap=True)
+    for c in costs:
+        table.add_row(c.memory + (f" ({c.note})" if c.note else ""), c.kind,
+                      "-" if c.read_s is None else f"{c.read_s * 1e3:.3f}",
+                      "-" if c.write_s is None else f"{c.write_s * 1e3:.3f}",
+                      f"{c.read_mj:.4f}", "-" if c.write_s is None else f"{c.write_mj:.4f}")
+    console.print(table)
+
+
 def timeline_figure(evaluated: list[Evaluated], title: str) -> Any:
     """CPU and DMA lanes, one panel per strategy, on a shared time axis, with op labels and a legend."""
     import matplotlib
@@ -176,5 +207,6 @@ def timeline_figure(evaluated: list[Evaluated], title: str) -> Any:
     return fig
 
 
-__all__ = ["memory_labels", "sram_buffers", "Row", "compare_rows", "row_of", "render_rows", "timeline_figure", "plan_fields", "layer_fields",
+__all__ = ["memory_labels", "sram_buffers", "Row", "compare_rows", "movement_json", "render_movement", "row_of",
+           "render_rows", "timeline_figure", "plan_fields", "layer_fields",
            "dma_bytes"]
