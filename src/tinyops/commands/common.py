@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-from tinyops.backends.tflite_writer import write_atomically
+from tinyops import files
+from tinyops.backends.tflite_writer import write_atomically  # noqa: F401 (commands import it from here)
 
 DEFAULT_BOARD = "stm32f746g-disco"
 DEFAULT_MODEL_NAME = "vww_mobilenetv1_96_int8.tflite"
@@ -29,12 +30,7 @@ def print_json(payload: Any) -> None:
 
 def save_figure(figure: Any, path: str) -> None:
     """Save a matplotlib figure atomically (the format follows the file extension)."""
-    import io
-
-    target = Path(path)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=(target.suffix[1:] or "png"), dpi=120, bbox_inches="tight")
-    write_atomically(target, buffer.getvalue())
+    files.save_figure(figure, path)
 
 
 def make_console() -> "Console":
