@@ -33,6 +33,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model == "":
+        raise TinyOpsError("model: the path is empty; give a file")
     model_path = Path(args.model) if args.model is not None else default_model_path()
     checked_output(args, "--write", args.write, inputs=[model_path])
     checked_output(args, "--plot", args.plot, inputs=[model_path], figure=True)

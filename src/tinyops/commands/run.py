@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         count = _write_trace(Path(args.trace), interpreter)
         message += f"; {count} tensors to {args.trace}"
     print(message)
+    if interpreter.numeric_warning:
+        sys.stderr.write(f"tinyops run: warning: {interpreter.numeric_warning}\n")
     return 0
 
 

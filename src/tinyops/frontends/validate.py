@@ -31,6 +31,8 @@ POSITIVE_FIELDS = ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_fact
 # Ops whose ``axis`` option indexes their first input (PACK: its output, one rank higher).
 AXIS_OPS = {"CONCATENATION": 0, "GATHER": 0, "UNPACK": 0, "ARG_MAX": 0, "ARG_MIN": 0, "PACK": 1,
             "SOFTMAX": 0, "CUMSUM": 0}
+# Op categories (op registry) whose output has the type of their first input.
+SAME_TYPE_CATEGORIES = ("conv", "depthwise", "fc", "pool")
 INTEGER_RANGES: dict[DType, tuple[int, int]] = {
     DType.INT4: (-8, 7), DType.UINT4: (0, 15), DType.INT8: (-128, 127), DType.UINT8: (0, 255),
     DType.INT16: (-32768, 32767), DType.UINT16: (0, 65535), DType.INT32: (-(1 << 31), (1 << 31) - 1),
@@ -70,6 +72,10 @@ def validate_graph(graph: Graph, source: str = "<model>") -> None:
         problems.fail("subgraph 0", "declares no outputs")
     for subgraph_index, subgraph in enumerate(graph.subgraphs):
         _validate_subgraph(subgraph_index, subgraph, problems)
+    offline = graph.metadata.get("OfflineMemoryAllocation")
+    if offline is not None and (len(offline) % 4 or len(offline) < 12):
+        problems.fail("metadata OfflineMemoryAllocation", f"is {len(offline)} bytes; TFLM expects int32 words "
+                                                          "(version, subgraph, count, offsets...)")
 
 
 def _validate_subgraph(subgraph_index: int, subgraph: Subgraph, problems: _Problems) -> None:
@@ -165,7 +171,7 @@ def _validate_quantization(where: str, tensor: Tensor, problems: _Problems) -> N
 
 
 def _validate_op(where: str, op: Op, problems: _Problems) -> None:
-    from tinyops.ops.registry import infer_output_shapes
+    from tinyops.ops.registry import infer_output_shapes, spec_for
 
     attrs = op.attrs
     for name in POSITIVE_FIELDS:
@@ -183,6 +189,11 @@ def _validate_op(where: str, op: Op, problems: _Problems) -> None:
         axis = int(attrs["axis"])
         if not -max(rank, 1) <= axis < max(rank, 1):
             problems.fail(where, f"has axis {axis}, out of range for rank {rank}")
+    first = op.inputs[0] if op.inputs else None
+    if spec_for(op).category in SAME_TYPE_CATEGORIES and first is not None and op.outputs:
+        if first.dtype is not op.outputs[0].dtype:
+            problems.fail(where, f"reads {first.dtype.value} but writes {op.outputs[0].dtype.value}; "
+                                 "the op keeps its input's type")
     try:
         expected = infer_output_shapes(op)
     except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
