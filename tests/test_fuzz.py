@@ -101,12 +101,12 @@ def test_former_crasher_is_a_clean_outcome(mutator: str, seed: int) -> None:
 
 @pytest.mark.slow
 def test_seeded_fuzz_budget(tmp_path: Path) -> None:
-    """About 400 mutated small models x 4 commands, 60 board files x 2, and every option case."""
+    """About 300 mutated small models x 4 commands, 40 board files x 2, and every option case."""
     small = [p for p in SHARED_MODELS if p.stat().st_size <= 120_000] or [default_model_path()]
-    cases = model_cases(small, 400, seed=2026)
-    cases += board_cases(BOARDS, min(small, key=lambda p: p.stat().st_size), 60, seed=2026)
+    cases = model_cases(small, 300, seed=2026)
+    cases += board_cases(BOARDS, min(small, key=lambda p: p.stat().st_size), 40, seed=2026)
     cases += option_cases(tmp_path, min(small, key=lambda p: p.stat().st_size), BOARDS[0])
     summary = run_cases(cases, workers=2, timeout_s=30)
     print(format_summary(summary))
-    assert len(summary.results) == 400 * 4 + 60 * 2 + len(cases) - 460
+    assert len(summary.results) == 300 * 4 + 40 * 2 + len(cases) - 340
     assert not summary.failures(), format_summary(summary)
