@@ -91,9 +91,10 @@ def _validate_subgraph(subgraph_index: int, subgraph: Subgraph, problems: _Probl
     produced: dict[int, int] = {}
     for op_index, op in enumerate(subgraph.ops):
         where = _op_label(subgraph_index, op_index, op)
-        for tensor in op.inputs:
-            if tensor is None or id(tensor) in available:
+        for read in op.inputs:
+            if read is None or id(read) in available:
                 continue
+            tensor = read
             t_index = index_of[id(tensor)]
             name = _tensor_label(subgraph_index, t_index, tensor)
             if id(tensor) in {id(t) for t in op.outputs} or any(id(tensor) in {id(t) for t in later.outputs}

@@ -92,8 +92,8 @@ def _on_alarm(signum: int, frame: Any) -> None:
 def _place(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if "/tinyops/" in f.filename and "/tinyops/testing/" not in f.filename]
-    frame = (ours or frames or [None])[-1]
-    where = "?" if frame is None else f"{frame.filename.split('/tinyops/')[-1]}:{frame.lineno}"
+    chosen = ours or list(frames)
+    where = f"{chosen[-1].filename.split('/tinyops/')[-1]}:{chosen[-1].lineno}" if chosen else "?"
     return f"{where} {type(exc).__name__}"
 
 
@@ -168,7 +168,7 @@ def _write_inputs(folder: Path, arrays: list[np.ndarray]) -> Path:
         np.save(path, arrays[0])
     else:
         path = folder / "x.npz"
-        np.savez(path, **{f"in{i}": a for i, a in enumerate(arrays)})
+        np.savez(path, **{f"in{i}": a for i, a in enumerate(arrays)})  # type: ignore[arg-type]
     return path
 
 
