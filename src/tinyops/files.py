@@ -60,7 +60,7 @@ def read_input_file(path: PathLike, what: str, max_bytes: int) -> bytes:
     try:
         info = os.stat(file_path)
     except FileNotFoundError:
-        raise TinyOpsError(f"{what} {file_path}: no such file; check the path") from None
+        raise TinyOpsError(f"{what} {file_path}: not found (no such file); check the path") from None
     except OSError as exc:
         raise TinyOpsError(f"{what} {file_path}: cannot read ({exc.strerror})") from None
     if stat.S_ISDIR(info.st_mode):
