@@ -91,6 +91,11 @@ def check_output_path(path: PathLike, option: str, *, force: bool = False, input
         raise TinyOpsError(f"{option}: the path is empty; give a file name")
     target = Path(text)
     _check_length(target, option)
+    if os.path.lexists(target):
+        for source in inputs:
+            if os.fspath(source) and _same_file(target, Path(source)):
+                raise TinyOpsError(f"{option} {target}: is the input {source}; refusing to overwrite it, "
+                                   "choose another name")
     if figure:
         suffix = target.suffix[1:].lower()
         if suffix not in FIGURE_FORMATS:
@@ -110,9 +115,6 @@ def check_output_path(path: PathLike, option: str, *, force: bool = False, input
     if target.is_dir():
         raise TinyOpsError(f"{option} {target}: is a directory; give a file name inside it")
     if os.path.lexists(target):
-        for source in inputs:
-            if os.fspath(source) and _same_file(target, Path(source)):
-                raise TinyOpsError(f"{option} {target}: is the input {source}; choose another name")
         try:
             mode = os.stat(target).st_mode
         except OSError:
