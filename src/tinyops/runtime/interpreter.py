@@ -203,6 +203,7 @@ class Interpreter:
 
 # The reference runtime holds every activation in host memory at once (for traces).
 MAX_ACTIVATION_BYTES = 1 << 30
+MAX_MACS = 50_000_000_000
 
 
 def _check_runnable(subgraph: Subgraph) -> None:
@@ -225,6 +226,12 @@ def _check_runnable(subgraph: Subgraph) -> None:
     if total > MAX_ACTIVATION_BYTES:
         raise UnsupportedOpError(f"the activations need {total:,} bytes; the reference runtime holds at most "
                                  f"{MAX_ACTIVATION_BYTES:,}")
+    from tinyops.ops.registry import spec_for
+
+    macs = sum(spec_for(op).count_macs(op) for op in subgraph.ops)
+    if macs > MAX_MACS:
+        raise UnsupportedOpError(f"the model needs {macs:,} MACs per inference; the reference runtime stops at "
+                                 f"{MAX_MACS:,} (minutes of NumPy time, far beyond any MCU model)")
 
 
 def supported_kinds() -> list[str]:
