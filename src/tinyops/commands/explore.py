@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyops.commands.common import make_console, print_json
+from tinyops.commands.outputs import add_force_option
 from tinyops.errors import TinyOpsError
 from tinyops.files import check_output_path
 
@@ -44,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accuracy-csv", action="append", default=[], metavar="CSV",
                    help="your own accuracy figures (zoo accuracy CSV columns); they win over the bundled ones")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of tables")
+    add_force_option(p)
     p.set_defaults(handler=run)
 
 
@@ -154,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
             ancestor = ancestor.parent
         if not ancestor.is_dir() or str(plot_dir) == "":
             raise TinyOpsError(f"--plot {plot_dir}: {ancestor} is not a directory")
+        if plot_dir.is_dir() and any(plot_dir.glob("*.png")) and not args.force:
+            raise TinyOpsError(f"--plot {plot_dir}: already holds figures; give a new folder or pass --force "
+                               "to replace them")
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     # The bar goes to stderr so that --json output on stdout stays parseable.
     from rich.console import Console

@@ -12,7 +12,7 @@ the type's range or of the wrong length for ``quantized_dimension``.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, NoReturn
 
 import numpy as np
 
@@ -41,12 +41,12 @@ INTEGER_RANGES: dict[DType, tuple[int, int]] = {
 
 
 class _Problems:
-    """Collects the first problem; the loader reports one line, the first thing to fix."""
+    """Raises on the first problem: the user gets one line, the first thing to fix."""
 
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def fail(self, where: str, message: str) -> None:
+    def fail(self, where: str, message: str) -> NoReturn:
         raise ModelFormatError(f"{self.source}: {where}: {message}")
 
 
