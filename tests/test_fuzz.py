@@ -99,6 +99,28 @@ def test_former_crasher_is_a_clean_outcome(mutator: str, seed: int) -> None:
     assert not bad, bad
 
 
+# (shared model, mutator, seed): findings on the shared models after the first round of fixes.
+SHARED_REGRESSIONS: list[tuple[str, str, int]] = [
+    ("sww_ref_model", "arity", 970382147),  # run: RESHAPE of 2 elements into 32
+    ("sww_ref_model", "tensor_type", 467381894),  # run: int8 CONV_2D writing complex128
+    ("ad_fc_autoencoder_int8", "tensor_type", 642858400),  # run: int8 FULLY_CONNECTED writing float32
+    ("mcunet_detection", "byte_flip", 741002888),  # run: weights without quantization (assert)
+    ("person_detect_vela", "buffer_data", 718878435),  # memory/plan: OfflineMemoryAllocation of odd size
+    ("kws_dscnn_float32", "stride", 376575776),  # run: MemoryError padding for a huge stride
+    ("ic_resnet8_float32", "byte_flip", 215303134),  # run: RuntimeWarning overflow leaked to stderr
+]
+
+
+@pytest.mark.parametrize("stem, mutator, seed", SHARED_REGRESSIONS, ids=[f"{s}-{m}-{n}" for s, m, n in SHARED_REGRESSIONS])
+def test_former_shared_model_crasher_is_a_clean_outcome(stem: str, mutator: str, seed: int) -> None:
+    source = next((p for p in SHARED_MODELS if p.stem == stem), None)
+    if source is None:
+        pytest.skip(f"shared model {stem} is not in this checkout")
+    results = replay(source, mutator, seed, timeout_s=60)
+    bad = [f"{r.command}: {r.outcome} at {r.place} ({r.detail})" for r in results if r.outcome in FAILURES]
+    assert not bad, bad
+
+
 @pytest.mark.slow
 def test_seeded_fuzz_budget(tmp_path: Path) -> None:
     """About 300 mutated small models x 4 commands, 40 board files x 2, and every option case."""

@@ -195,6 +195,10 @@ def _validate_op(where: str, op: Op, problems: _Problems) -> None:
         if first.dtype is not op.outputs[0].dtype:
             problems.fail(where, f"reads {first.dtype.value} but writes {op.outputs[0].dtype.value}; "
                                  "the op keeps its input's type")
+    if spec_for(op).category == "reshape" and first is not None and op.outputs:
+        if first.num_elements != op.outputs[0].num_elements:
+            problems.fail(where, f"reshapes {first.num_elements:,} elements ({list(first.shape)}) into "
+                                 f"{op.outputs[0].num_elements:,} ({list(op.outputs[0].shape)})")
     try:
         expected = infer_output_shapes(op)
     except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
