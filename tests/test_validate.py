@@ -154,7 +154,7 @@ CASES: list[tuple[str, Callable[[Any], None], str]] = [
     ("shape rule disagrees", _shape([1, 47, 48, 8]), "but its inputs give [1, 48, 48, 8]"),
     ("buffer size", _buffer_size, "bytes of data, but shape"),
     ("no operators", _empty_ops, "has no operators"),
-    ("reshape output disagrees", _reshape_output, "(RESHAPE): output 0"),
+    ("reshape changes the element count", _reshape_output, "(RESHAPE): reshapes"),
     ("tensor index", _tensor_index, "refers to tensor -7"),
     ("non-finite constants", _weights_nan, "non-finite constant values"),
 ]
