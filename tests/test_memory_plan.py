@@ -108,7 +108,9 @@ def test_cli_json_plot_and_write(tmp_path, capsys) -> None:
         assert set(entry) >= {"name", "size_bytes", "offset", "first_op", "last_op", "inplace_of"}
     assert payload["exported"]["left_out_inplace"]  # depthwise / pointwise / pad stay out of TFLM's plan
     assert png.read_bytes()[:4] == b"\x89PNG" and out.read_bytes()[4:8] == b"TFL3"
-    assert main(["memory", str(model_path("mcunet_vww")), "--write", str(out)]) == 0
+    assert main(["memory", str(model_path("mcunet_vww")), "--write", str(out)]) == 2  # exists: needs --force
+    assert "already exists" in capsys.readouterr().err
+    assert main(["memory", str(model_path("mcunet_vww")), "--write", str(out), "--force"]) == 0
     assert "leaves out in-place ops" in capsys.readouterr().out
 
 

@@ -50,7 +50,11 @@ def test_errors_are_one_line_and_overwrite_nothing(tmp_path: Path, kws_input: Pa
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "y.npy"
     out.write_bytes(b"keep me")
+    # An existing output is refused (README "Output files"); with --force a failing run still keeps it.
     assert main(["run", str(model_path("keyword_scrambled")), "--input", str(kws_input), "--output", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["run", str(model_path("keyword_scrambled")), "--input", str(kws_input), "--output", str(out),
+                 "--force"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "SVDF (op 1)" in err
     assert out.read_bytes() == b"keep me"

@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
+        sys.stderr.write("tinyops: error: no command given; pick one of the commands above "
+                         "('tinyops COMMAND --help' explains each)\n")
         return EXIT_USAGE
     try:
         return int(args.handler(args) or 0)

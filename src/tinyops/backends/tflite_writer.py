@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from tinyops.frontends.tflite_schema import (
     schema,
 )
 from tinyops.ir.dtypes import DType
+from tinyops.files import write_atomically  # re-exported: callers import it from here
 from tinyops.ir.graph import Graph, Tensor
 
 BUFFER_ALIGNMENT_BYTES = 16  # as the TFLite converter does: int32/float data must be aligned on-target
@@ -163,23 +163,6 @@ def to_tflite_bytes(graph: Graph) -> bytes:
     builder = flatbuffers.Builder(1 << 16)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
-
-
-def write_atomically(path: str | os.PathLike[str], payload: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename, so a failure never leaves half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the user's usual mode
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_tflite(graph: Graph, path: str | os.PathLike[str]) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from tinyops.analysis import analyze
 from tinyops.backends.reports.analysis import render
+from tinyops.commands.outputs import add_force_option, checked_output
 from tinyops.commands.common import DEFAULT_BOARD, default_model_path, make_console, print_json, save_figure
 from tinyops.frontends import load_model
 from tinyops.kernels import KERNEL_LIBRARIES
@@ -27,15 +28,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="kernel library whose scratch buffers count (default: cmsis-nn)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--plot", metavar="PNG", help="write the working-set-per-layer plot")
+    add_force_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tinyops.hw.board import load_board
 
-    model_path = args.model or str(default_model_path())
-    board_name = args.board or (DEFAULT_BOARD if args.model is None else None)
-    board = load_board(board_name) if board_name else None
+    model_path = args.model if args.model is not None else str(default_model_path())
+    checked_output(args, "--plot", args.plot, inputs=[model_path, args.board], figure=True)
+    board_name = args.board if args.board is not None else (DEFAULT_BOARD if args.model is None else None)
+    board = load_board(board_name) if board_name is not None else None
     graph = load_model(model_path)
     analysis = analyze(graph, board=board, kernels=args.kernels, flash_bytes=os.path.getsize(model_path))
     if args.plot:

@@ -10,7 +10,9 @@ from typing import Any
 
 from tinyops.backends.reports.explore import render, summarize
 from tinyops.commands.common import make_console, print_json
+from tinyops.commands.outputs import add_force_option
 from tinyops.errors import TinyOpsError
+from tinyops.files import check_output_path
 
 PAPER_BOARDS = ("stm32f469i-disco@paper", "stm32f746g-disco@paper", "stm32h743i-eval@paper")
 DEFAULT_WIDTHS = "0.25,0.35,0.5,0.75,1.0"
@@ -44,6 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accuracy-csv", action="append", default=[], metavar="CSV",
                    help="your own accuracy figures (zoo accuracy CSV columns); they win over the bundled ones")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of tables")
+    add_force_option(p)
     p.set_defaults(handler=run)
 
 
@@ -91,9 +94,18 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and not args.resume:
         raise TinyOpsError(f"{output} exists; pass --resume to continue that sweep, or choose another --output")
-    plot_dir = Path(args.plot) if args.plot else None
-    if plot_dir is not None and plot_dir.exists() and not plot_dir.is_dir():
-        raise TinyOpsError(f"--plot {plot_dir}: not a directory")
+    # --resume is this command's --force: it keeps and extends the existing CSV, never drops it.
+    check_output_path(args.output, "--output", force=args.resume)
+    plot_dir = Path(args.plot) if args.plot is not None else None
+    if plot_dir is not None:
+        ancestor = plot_dir
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir() or str(plot_dir) == "":
+            raise TinyOpsError(f"--plot {plot_dir}: {ancestor} is not a directory")
+        if plot_dir.is_dir() and any(plot_dir.glob("*.png")) and not args.force:
+            raise TinyOpsError(f"--plot {plot_dir}: already holds figures; give a new folder or pass --force "
+                               "to replace them")
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     # The bar goes to stderr so that --json output on stdout stays parseable.
     from rich.console import Console

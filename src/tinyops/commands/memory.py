@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyops.backends.reports.memory import plot_figure, print_tables
+from tinyops.commands.outputs import add_force_option, checked_output
 from tinyops.commands.common import default_model_path, print_json, save_figure
 from tinyops.errors import TinyOpsError
 from tinyops.frontends import load_model
@@ -29,13 +30,18 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--plot", metavar="PNG", help="draw the plan to this image file")
     p.add_argument("--write", metavar="OUT.tflite",
                    help="write the (reordered) model with TFLM OfflineMemoryAllocation metadata")
+    add_force_option(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    model_path = Path(args.model) if args.model else default_model_path()
-    if args.write and Path(args.write).resolve() == model_path.resolve():
-        raise TinyOpsError(f"--write {args.write}: refusing to overwrite the input model; choose another file name")
+    if args.model == "":
+        raise TinyOpsError("model: the path is empty; give a file")
+    model_path = Path(args.model) if args.model is not None else default_model_path()
+    checked_output(args, "--write", args.write, inputs=[model_path])
+    checked_output(args, "--plot", args.plot, inputs=[model_path], figure=True)
+    if args.write is not None and args.plot is not None and Path(args.write).resolve() == Path(args.plot).resolve():
+        raise TinyOpsError("--write and --plot name the same file; give two names")
     graph = load_model(model_path)
     plan = plan_memory(graph, planner=args.planner, reorder=not args.no_reorder, inplace=not args.no_inplace,
                        kernels=args.kernels)

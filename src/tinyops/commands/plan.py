@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 
 from tinyops.commands.common import DEFAULT_BOARD, default_model_path, print_json, save_figure, write_atomically
 from tinyops.deploy.select import DEFAULT_MIN_GAIN_PCT, OBJECTIVES
+from tinyops.commands.outputs import add_force_option, checked_output
 from tinyops.errors import TinyOpsError
 from tinyops.kernels import KERNEL_LIBRARIES, RUNTIMES
 from tinyops.planning.plan import STRATEGY_CHOICES
@@ -46,13 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the JSON report instead of tables")
     p.add_argument("--csv", metavar="FILE", help="write the per-layer report as CSV")
     p.add_argument("--timeline", metavar="PNG", help="write a CPU/DMA timeline plot")
+    add_force_option(p)
     p.set_defaults(handler=run)
 
 
 def _output_path(path: str, model: str) -> str:
-    if Path(path).resolve() == Path(model).resolve():
-        raise TinyOpsError(f"refusing to overwrite the model {model} with a report")
-    return path
+    return path  # checked against the output policy before planning (run)
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -67,7 +67,15 @@ def run(args: argparse.Namespace) -> int:
     from tinyops.frontends import load_model
     from tinyops.hw.board import load_board
 
-    model = args.model or str(default_model_path())
+    model = args.model if args.model is not None else str(default_model_path())
+    checked_output(args, "--csv", args.csv, inputs=[model, args.board])
+    checked_output(args, "--timeline", args.timeline, inputs=[model, args.board], figure=True)
+    if args.csv is not None and args.csv == args.timeline:
+        raise TinyOpsError("--csv and --timeline name the same file; give two names")
+    if args.clock_mhz is not None and not 0 < args.clock_mhz < float("inf"):
+        raise TinyOpsError(f"--clock-mhz {args.clock_mhz:g}: give a positive clock in MHz")
+    if args.sram_limit_bytes is not None and args.sram_limit_bytes < 0:
+        raise TinyOpsError(f"--sram-limit-bytes {args.sram_limit_bytes}: give a number of bytes, 0 or more")
     graph = load_model(model)
     board = load_board(args.board)
     if args.compare:

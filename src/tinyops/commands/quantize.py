@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyops.backends.tflite_writer import write_atomically
+from tinyops.commands.outputs import checked_output
 from tinyops.errors import TinyOpsError
 from tinyops.frontends.loader import load_model
 from tinyops.quant.calibration_data import ImagePreprocessing, load_calibration
@@ -52,10 +53,9 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"{output}: code-book models are tinyops containers; name the output *.tinyops")
     if args.scheme != "codebook" and output.suffix != ".tflite":
         raise TinyOpsError(f"{output}: the {args.scheme} scheme writes TFLite; name the output *.tflite")
-    if output.exists() and not args.force:
-        raise TinyOpsError(f"{output}: already exists; choose another --output or pass --force")
     if Path(args.model).resolve() == output.resolve():
         raise TinyOpsError(f"{output}: is the input model; choose another --output")
+    checked_output(args, "--output", args.output, inputs=[args.model, args.calibration])
     if not 2 <= args.clusters <= 256:
         raise TinyOpsError(f"--clusters must be 2..256, got {args.clusters}")
     graph = load_model(args.model)

@@ -10,13 +10,17 @@ import argparse
 import io
 import json
 import re
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinyops.backends.tflite_writer import write_atomically
+from tinyops.commands.outputs import add_force_option, checked_output
 from tinyops.errors import TinyOpsError
+from tinyops.files import read_input_file
 from tinyops.frontends import load_model
 from tinyops.runtime import Interpreter
 from tinyops.runtime.kernels.base import ENGINES
@@ -34,15 +38,15 @@ def add_parser(subparsers: Any) -> None:
                    help="also dump every intermediate tensor as DIR/<index>_<name>.npy plus DIR/index.json")
     p.add_argument("--engine", choices=ENGINES, default="tflm",
                    help="whose rounding to follow where TFLM and LiteRT differ (int8 FULLY_CONNECTED)")
+    add_force_option(p)
     p.set_defaults(handler=run)
 
 
 def _load_inputs(path: Path, count: int) -> list[np.ndarray]:
-    if not path.is_file():
-        raise TinyOpsError(f"input file {path} does not exist")
+    data = read_input_file(path, "--input", MAX_INPUT_BYTES)
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise TinyOpsError(f"cannot read {path} as .npy/.npz: {exc}") from None
     if isinstance(loaded, np.ndarray):
         if count != 1:
@@ -53,6 +57,9 @@ def _load_inputs(path: Path, count: int) -> list[np.ndarray]:
         if missing:
             raise TinyOpsError(f"{path} lacks {', '.join(missing)} (it has {', '.join(loaded.files) or 'nothing'})")
         return [loaded[f"in{i}"] for i in range(count)]
+
+
+MAX_INPUT_BYTES = 1 << 30
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -72,13 +79,31 @@ def _sanitize(name: str) -> str:
     return cleaned[:80] or "tensor"
 
 
+def _check_trace_folder(folder: Path) -> None:
+    """The trace folder must be new or empty (it is never overwritten, --force or not)."""
+    if str(folder) == "":
+        raise TinyOpsError("--trace: the path is empty; give a folder")
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise TinyOpsError(f"--trace {folder} exists and is not a folder")
+        if folder.is_dir() and any(folder.iterdir()):
+            raise TinyOpsError(f"--trace folder {folder} is not empty; give a new or empty folder")
+        ancestor = folder.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise TinyOpsError(f"--trace {folder}: {ancestor} is a file, not a folder")
+    except OSError as exc:
+        raise TinyOpsError(f"--trace {folder}: {exc.strerror}") from None
+
+
 def _write_trace(folder: Path, interpreter: Interpreter) -> int:
     """Dump every non-constant tensor; an index.json maps files to tensor names, shapes, types."""
-    if folder.exists() and not folder.is_dir():
-        raise TinyOpsError(f"--trace {folder} exists and is not a folder")
-    if folder.is_dir() and any(folder.iterdir()):
-        raise TinyOpsError(f"--trace folder {folder} is not empty; give a new or empty folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    _check_trace_folder(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TinyOpsError(f"--trace {folder}: cannot create the folder ({exc.strerror})") from None
     subgraph = interpreter.subgraph
     entries = []
     for index, tensor in enumerate(subgraph.tensors):
@@ -106,8 +131,11 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix not in (".npy", ".npz"):
         raise TinyOpsError(f"--output {output} must end in .npy or .npz")
-    if Path(args.input).resolve() == output.resolve():
+    if args.output and args.input and Path(args.input).resolve() == output.resolve():
         raise TinyOpsError("--output must not be the --input file")
+    checked_output(args, "--output", args.output, inputs=[args.input, args.model])
+    if args.trace is not None:
+        _check_trace_folder(Path(args.trace))
     graph = load_model(args.model)
     interpreter = Interpreter(graph, engine=args.engine)
     inputs = _load_inputs(Path(args.input), len(graph.main.inputs))
@@ -124,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         count = _write_trace(Path(args.trace), interpreter)
         message += f"; {count} tensors to {args.trace}"
     print(message)
+    if interpreter.numeric_warning:
+        sys.stderr.write(f"tinyops run: warning: {interpreter.numeric_warning}\n")
     return 0
 
 

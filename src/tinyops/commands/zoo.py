@@ -9,6 +9,7 @@ from typing import Any
 
 from tinyops.commands.common import print_json
 from tinyops.errors import TinyOpsError
+from tinyops.files import check_output_path
 
 
 def add_parser(subparsers: Any) -> None:
@@ -95,11 +96,8 @@ def _list(args: argparse.Namespace) -> int:
 def _check_outputs(paths: list[Path], force: bool) -> None:
     if len({p.resolve() for p in paths}) != len(paths):
         raise TinyOpsError("--output and --torch name the same file; give them different paths")
-    for path in paths:
-        if path.is_dir():
-            raise TinyOpsError(f"{path}: is a directory; give a file name")
-        if path.exists() and not force:
-            raise TinyOpsError(f"{path}: already exists; choose another name or pass --force to replace it")
+    for option, path in zip(("--output", "--torch"), paths):
+        check_output_path(path, option, force=force)
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -5,28 +5,35 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tinyops.errors import ModelFormatError
+from tinyops.errors import ModelFormatError, TinyOpsError
+from tinyops.files import read_input_file
 from tinyops.frontends.tflite_reader import read_tflite
+from tinyops.frontends.validate import validate_graph
 from tinyops.ir.graph import Graph
 
 GIT_LFS_PREFIX = b"version https://git-lfs"
+# TFLite flatbuffers address at most 2 GiB (larger models keep buffers past the end; none fit an MCU).
+MAX_MODEL_BYTES = 1 << 31
 
 
 def load_model(path: str | os.PathLike[str]) -> Graph:
     """Read a model from disk. Raises ModelFormatError with a one-line, actionable message."""
     file_path = Path(path)
-    if not file_path.exists():
-        raise ModelFormatError(f"{file_path}: no such file; check the path")
-    if file_path.is_dir():
-        raise ModelFormatError(f"{file_path}: is a directory, expected a .tflite model file")
     try:
-        data = file_path.read_bytes()
-    except OSError as exc:
-        raise ModelFormatError(f"{file_path}: cannot read ({exc.strerror})") from None
+        data = read_input_file(path, "model", MAX_MODEL_BYTES)
+    except TinyOpsError as exc:
+        raise ModelFormatError(str(exc)) from None
     return load_model_bytes(data, str(file_path))
 
 
 def load_model_bytes(data: bytes, source: str = "<bytes>") -> Graph:
+    """Parse model bytes of any supported format and validate the result (see validate.py)."""
+    graph = _parse(data, source)
+    validate_graph(graph, source)
+    return graph
+
+
+def _parse(data: bytes, source: str) -> Graph:
     if not data:
         raise ModelFormatError(f"{source}: the file is empty (0 bytes); expected a .tflite model")
     if data.startswith(GIT_LFS_PREFIX):

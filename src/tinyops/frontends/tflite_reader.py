@@ -137,9 +137,12 @@ def _to_graph(model: Any, file_bytes: bytes, source: str) -> Graph:
                 extras=extras,
             ))
 
-        def tensor_at(index: int, where: str) -> Tensor | None:
+        def tensor_at(index: int, where: str, optional: bool = True) -> Tensor | None:
+            if index == -1 and optional:
+                return None  # TFLite's "optional input left out"
             if index < 0:
-                return None
+                raise ModelFormatError(f"{source}: subgraph {subgraph_index} {where} refers to tensor {index}; "
+                                       "tensor indices are 0 or more (-1 only for a left-out input)")
             if index >= len(tensors):
                 raise ModelFormatError(
                     f"{source}: subgraph {subgraph_index} {where} refers to tensor {index}, "
@@ -180,7 +183,7 @@ def _to_graph(model: Any, file_bytes: bytes, source: str) -> Graph:
             ops.append(Op(
                 kind=kind,
                 inputs=[tensor_at(int(i), where) for i in (raw_op.inputs if raw_op.inputs is not None else [])],
-                outputs=[t for t in (tensor_at(int(i), where) for i in
+                outputs=[t for t in (tensor_at(int(i), where, optional=False) for i in
                                      (raw_op.outputs if raw_op.outputs is not None else [])) if t is not None],
                 attrs=attrs,
                 custom_code=custom_code if kind == "CUSTOM" else None,
@@ -193,8 +196,8 @@ def _to_graph(model: Any, file_bytes: bytes, source: str) -> Graph:
             name=name,
             tensors=tensors,
             ops=ops,
-            inputs=[t for t in (tensor_at(int(i), "input list") for i in (raw_subgraph.inputs if raw_subgraph.inputs is not None else [])) if t],
-            outputs=[t for t in (tensor_at(int(i), "output list") for i in (raw_subgraph.outputs if raw_subgraph.outputs is not None else [])) if t],
+            inputs=[t for t in (tensor_at(int(i), "input list", optional=False) for i in (raw_subgraph.inputs if raw_subgraph.inputs is not None else [])) if t],
+            outputs=[t for t in (tensor_at(int(i), "output list", optional=False) for i in (raw_subgraph.outputs if raw_subgraph.outputs is not None else [])) if t],
         )
         subgraph.link()
         subgraphs.append(subgraph)

@@ -12,6 +12,7 @@ Bundled boards live in ``tinyops/hw/boards/*.toml``; ``load_board`` also accepts
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, NoReturn
 
-from tinyops.errors import BoardError
+from tinyops.errors import BoardError, TinyOpsError
+from tinyops.files import read_input_file
 from tinyops.ir.memory import EXTERNAL_KINDS, SRAM_KINDS, VOLATILE_KINDS
 
 __all__ = [
@@ -736,6 +738,17 @@ def _load_bundled(board_id: str) -> Board:
     return _load_text(entry.read_text(encoding="utf-8"), f"{board_id}.toml", board_id)
 
 
+MAX_BOARD_FILE_BYTES = 1 << 20  # a board file is a few KB; anything larger is not one
+
+
+def _exists(spec: str) -> bool:
+    """Whether a path names something, without raising for names the OS cannot take."""
+    try:
+        return os.path.lexists(spec)
+    except (OSError, ValueError):
+        return False
+
+
 def _looks_like_path(s: str) -> bool:
     return s.endswith(".toml") or "/" in s or "\\" in s
 
@@ -747,17 +760,19 @@ def load_board(id_or_path: str) -> Board:
     configuration (:meth:`Board.with_paper_config`).
     """
     spec = str(id_or_path)
-    paper = spec.endswith(_PAPER_SUFFIX) and not Path(spec).is_file()
+    if not spec.strip():
+        raise BoardError(f"board ID is empty; known boards: {', '.join(board_ids())}")
+    paper = spec.endswith(_PAPER_SUFFIX) and not _exists(spec)
     if paper:
         spec = spec[: -len(_PAPER_SUFFIX)]
-    if _looks_like_path(spec) or Path(spec).is_file():
-        path = Path(spec)
-        if not path.is_file():
-            raise BoardError(f"board file {spec}: not found")
+    if _looks_like_path(spec) or _exists(spec):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise BoardError(f"board file {spec}: cannot read: {e}") from None
+            raw = read_input_file(spec, "board file", MAX_BOARD_FILE_BYTES)
+            text = raw.decode("utf-8")
+        except TinyOpsError as e:
+            raise BoardError(str(e)) from None
+        except UnicodeDecodeError as e:
+            raise BoardError(f"board file {spec}: not UTF-8 text ({e.reason} at byte {e.start})") from None
         board = _load_text(text, spec, None)
     else:
         known = board_ids()

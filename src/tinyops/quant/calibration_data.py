@@ -41,6 +41,8 @@ def load_calibration(path: str | Path, graph: Graph, images: ImagePreprocessing 
     input_shapes = [tuple(t.shape) for t in graph.main.inputs]
     if not source.exists():
         raise TinyOpsError(f"{source}: calibration data not found; give a .npz file or a folder of images/.wav files")
+    if not source.is_dir() and not source.is_file():
+        raise TinyOpsError(f"{source}: not a regular file or folder (a device, FIFO or socket)")
     if source.is_file():
         if source.suffix.lower() != ".npz":
             raise TinyOpsError(f"{source}: calibration file must be a .npz; or give a folder of images or .wav files")

@@ -68,6 +68,9 @@ class Interpreter:
             raise TinyOpsError(f"the model has no subgraph {subgraph_index} (it has {len(graph.subgraphs)})")
         self.graph = graph
         self.subgraph: Subgraph = graph.subgraphs[subgraph_index]
+        _check_runnable(self.subgraph)
+        # The first op whose float output held NaN or infinity in the last run (None: all finite).
+        self.numeric_warning: str | None = None
         self._index = {id(t): i for i, t in enumerate(self.subgraph.tensors)}
         self._constants: dict[int, np.ndarray] = {}
         for i, tensor in enumerate(self.subgraph.tensors):
@@ -147,11 +150,15 @@ class Interpreter:
         regs = list(self._registers)
         for index, array in zip(self._inputs, arrays):
             regs[index] = array
-        for kernel, ins, outs in self._program:
-            # Registers of required inputs are set by now; absent optional operands stay None.
-            results = kernel(cast(list[np.ndarray], [regs[i] for i in ins]))
-            for index, array in zip(outs, results):
-                regs[index] = array
+        # Float overflow is reported once per run (numeric_warning), not as NumPy warnings per op.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            for kernel, ins, outs in self._program:
+                results = kernel(cast(list[np.ndarray], [regs[i] for i in ins]))
+                for index, array in zip(outs, results):
+                    regs[index] = array
+        self.numeric_warning = None
+        if any(a is not None and a.dtype.kind == "f" and not np.isfinite(a).all() for a in (regs[i] for i in self._outputs)):
+            self.numeric_warning = self._first_non_finite(regs)
         if trace:
             self.trace = {}
             for index, value in enumerate(regs[:-1]):
@@ -160,6 +167,16 @@ class Interpreter:
                 self.trace[index] = value
                 self.trace[self.subgraph.tensors[index].name] = value
         return cast(list[np.ndarray], [regs[i] for i in self._outputs])
+
+    def _first_non_finite(self, regs: list[np.ndarray | None]) -> str:
+        for step in self._steps:
+            for index in step.outputs:
+                array = regs[index]
+                if array is not None and array.dtype.kind == "f" and not np.isfinite(array).all():
+                    count = int(np.count_nonzero(~np.isfinite(array)))
+                    return (f"op {step.index} ({step.label}) produced {count:,} NaN or infinite values "
+                            f"(float overflow); the outputs that depend on it are meaningless")
+        return "the outputs hold NaN or infinite values"
 
     def run_batch(self, batches: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
         """Many inferences: one list of inputs each; outputs stacked on a new axis 0 (like the oracles).
@@ -182,6 +199,39 @@ class Interpreter:
                 pass
         results = [self.run(batch) for batch in batches]
         return [np.stack([r[i] for r in results]) for i in range(len(self._outputs))]
+
+
+# The reference runtime holds every activation in host memory at once (for traces).
+MAX_ACTIVATION_BYTES = 1 << 30
+MAX_MACS = 50_000_000_000
+
+
+def _check_runnable(subgraph: Subgraph) -> None:
+    """Refuse what the NumPy runtime cannot hold: tensors without a NumPy type, gigabyte activations."""
+    total = 0
+    for tensor in {id(t): t for op in subgraph.ops for t in [*op.inputs, *op.outputs] if t is not None}.values():
+        try:
+            tensor.dtype.numpy
+        except TypeError:
+            raise UnsupportedOpError(f"tensor '{tensor.name}' is {tensor.dtype.value}, which the reference "
+                                     "runtime cannot hold") from None
+        if not tensor.is_constant:
+            total += tensor.size_bytes
+    for tensor in subgraph.inputs:
+        try:
+            tensor.dtype.numpy
+        except TypeError:
+            raise UnsupportedOpError(f"model input '{tensor.name}' is {tensor.dtype.value}, which the reference "
+                                     "runtime cannot hold") from None
+    if total > MAX_ACTIVATION_BYTES:
+        raise UnsupportedOpError(f"the activations need {total:,} bytes; the reference runtime holds at most "
+                                 f"{MAX_ACTIVATION_BYTES:,}")
+    from tinyops.ops.registry import spec_for
+
+    macs = sum(spec_for(op).count_macs(op) for op in subgraph.ops)
+    if macs > MAX_MACS:
+        raise UnsupportedOpError(f"the model needs {macs:,} MACs per inference; the reference runtime stops at "
+                                 f"{MAX_MACS:,} (minutes of NumPy time, far beyond any MCU model)")
 
 
 def supported_kinds() -> list[str]:

@@ -45,6 +45,9 @@ def _attr(op: Op, name: str, default: int = 1) -> int:
     return int(op.attrs.get(name, default))
 
 
+MAX_PADDED_PIXELS = 1 << 26
+
+
 class Geometry:
     """Strides, dilations and padding of one 2-D window op, computed once."""
 
@@ -67,6 +70,11 @@ class Geometry:
         need_w = (self.out_w - 1) * self.stride_w + (k_w - 1) * self.dil_w + 1
         self.extra_h = max(need_h - in_h - self.pad_h[0], 0)
         self.extra_w = max(need_w - in_w - self.pad_w[0], 0)
+        # A huge stride or dilation passes the shape rule but would pad the input to gigabytes.
+        padded = (in_h + self.pad_h[0] + self.extra_h) * (in_w + self.pad_w[0] + self.extra_w)
+        if padded > MAX_PADDED_PIXELS:
+            raise KernelUnsupported(f"stride {self.stride_h}x{self.stride_w} and dilation {self.dil_h}x{self.dil_w} "
+                                    f"pad the {in_h}x{in_w} input to {padded:,} pixels")
 
         self.needs_pad = bool(self.pad_h[0] or self.pad_w[0] or self.extra_h or self.extra_w)
         self._buffers: dict[tuple[int, int, str], np.ndarray] = {}

@@ -114,7 +114,8 @@ def weight_scales(weights: Tensor, channels: int) -> np.ndarray:
 
 def weight_zero_points(weights: Tensor, channels: int) -> np.ndarray:
     q = weights.quantization
-    assert q is not None
+    if q is None:
+        raise KernelUnsupported(f"weights {weights.name!r} have no quantization parameters")
     zps = np.asarray(q.zero_point, dtype=np.int64).reshape(-1)
     if zps.size <= 1:
         return np.full(channels, int(zps[0]) if zps.size else 0, dtype=np.int64)

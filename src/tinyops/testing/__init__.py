@@ -1,0 +1,1 @@
+"""Test tooling shipped with tinyops: the fuzzer and its reproducible mutations."""
