@@ -30,11 +30,13 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("sim",),
     ("backends",),
     ("deploy",),
-    ("search", "tasks", "quant", "testing"),
+    ("search", "tasks", "quant"),
     # Reports present every stage's results (plans, sweeps, analyses) to the commands: they sit on
     # top of the stages they render, just below the commands.
     ("backends.reports",),
     ("commands", "cli", "__main__"),
+    # The fuzzer drives the real command line (cli.main) with damaged inputs: tooling above it.
+    ("testing",),
 )
 # Known debts, each with its reason; an entry that no longer occurs fails the test (keep it short).
 ALLOWED: dict[tuple[str, str], str] = {
