@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "plan": "plan",
     "zoo": "zoo",
     "explore": "explore",
+    "generate": "generate",
+    "verify": "verify",
 }
 EXIT_USAGE = 2
 

@@ -1,0 +1,237 @@
+"""The one place the C generator reads plans: today's :class:`~tinyops.planning.plan.Plan` and
+:class:`~tinyops.memory.plan.MemoryPlan` turned into the concrete layout code generation needs.
+
+Every tensor the arena holds gets a byte offset, every op a list of partitions with output-channel
+ranges as integers, every DMA transfer a destination offset and the partition that waits for it,
+and every constant the board memory the plan stores it in. When the planning types carry these
+facts directly (issue 10a), only this module changes.
+
+Strategies:
+- ``internal``: the arena of the memory planner (``tflm``: TFLM's greedy plan, ``best``: ours with
+  in-place ops), constants in internal flash, one partition per op.
+- ``external-xip`` / ``overlay-v1`` / ``overlay-v2``: the plan's activation layout (offsets on its
+  accesses), constants where its accesses put them, overlay partitions and transfers as planned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tinyops.errors import TinyOpsError
+from tinyops.hw.board import FLASH_NAME, Board
+from tinyops.ir.graph import Graph, Op
+from tinyops.memory.plan import MemoryPlan, plan_memory
+from tinyops.ops import spec_for
+from tinyops.planning.plan import Plan, arena_memory, build_plan
+
+PLANNERS = ("tflm", "best")
+MAC_CATEGORIES = ("conv", "depthwise", "fc")
+_SLICE = re.compile(r"^(?P<name>.*)\[(?P<lo>\d+):(?P<hi>\d+)\]$")
+StepRef = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TensorSlot:
+    index: int
+    name: str
+    offset_bytes: int  # in the arena
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class ScratchSlot:
+    name: str
+    offset_bytes: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class TransferView:
+    id: int
+    tensor_index: int  # the filter whose channel slice travels
+    channel_lo: int
+    channel_hi: int
+    source_memory: str  # board memory the slice is copied from
+    dst_offset_bytes: int  # in the arena (the overlay buffer)
+    plan_bytes: int  # what the plan moves (filter + bias slice); the C code moves the filter rows
+    needed_by: StepRef
+    after: StepRef | None  # the partition whose end frees the destination
+
+
+@dataclass(frozen=True)
+class PartitionView:
+    index: int
+    channel_lo: int
+    channel_hi: int  # exclusive; 0..out_channels for an unpartitioned op
+    overlay_offset_bytes: int | None  # filter rows read from the arena here (after the transfer)
+    transfer: int | None
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: int
+    op_index: int
+    op: Op
+    partitions: tuple[PartitionView, ...]
+    scratch: tuple[ScratchSlot, ...]
+    inplace_kind: str | None
+
+
+@dataclass
+class DeploymentView:
+    model: str
+    graph: Graph
+    board: Board
+    strategy: str
+    planner: str
+    arena_memory: str
+    arena_bytes: int
+    tensors: dict[int, TensorSlot]
+    constant_memory: dict[int, str]  # tensor index -> board memory ("flash", "qspi", "sdram"...)
+    boot_copies: dict[str, str]  # external RAM -> the non-volatile memory its image is copied from
+    steps: list[StepView]
+    transfers: list[TransferView]
+    plan: Plan
+    prediction: dict[str, int] = field(default_factory=dict)  # what the plan predicts, bytes
+
+    def step_of_op(self, op_index: int) -> StepView:
+        return next(s for s in self.steps if s.op_index == op_index)
+
+
+def out_channels(op: Op) -> int:
+    out = op.outputs[0] if op.outputs else None
+    return int(out.shape[-1]) if out is not None and out.shape else 1
+
+
+def _whole(op: Op) -> tuple[PartitionView, ...]:
+    return (PartitionView(0, 0, out_channels(op), None, None),)
+
+
+def view(graph: Graph, board: Board, strategy: str = "internal", planner: str = "best",
+         inplace_kinds: tuple[str, ...] | None = None) -> DeploymentView:
+    """The concrete layout of ``strategy`` on ``board`` (``planner`` picks the internal arena)."""
+    if len(graph.subgraphs) > 1:
+        raise TinyOpsError("the model has control-flow subgraphs; generate supports one subgraph")
+    if planner not in PLANNERS:
+        raise TinyOpsError(f"unknown planner {planner!r}; choose one of {', '.join(PLANNERS)}")
+    plan = build_plan(graph, board, strategy)
+    if not plan.feasible:
+        raise TinyOpsError(f"the {plan.strategy} plan does not fit {board.id}: {plan.reason}")
+    if plan.strategy == "internal":
+        return _internal_view(graph, board, plan, planner, inplace_kinds)
+    return _external_view(graph, board, plan)
+
+
+def _internal_view(graph: Graph, board: Board, plan: Plan, planner: str,
+                   inplace_kinds: tuple[str, ...] | None) -> DeploymentView:
+    memory = plan_memory(graph, planner=planner, inplace_kinds=inplace_kinds)
+    subgraph = graph.main
+    tensors = {b.tensor_index: TensorSlot(b.tensor_index, b.name, b.offset, b.size_bytes)
+               for b in memory.tensors if b.tensor_index is not None}
+    kinds = {a.op_index: a.kind for a in memory.aliases}
+    scratch: dict[int, list[ScratchSlot]] = {}
+    for b in memory.scratch:
+        if b.op_index is not None:
+            scratch.setdefault(b.op_index, []).append(ScratchSlot(b.name, b.offset, b.size_bytes))
+    steps = [StepView(k, i, subgraph.ops[i], _whole(subgraph.ops[i]), tuple(scratch.get(i, ())), kinds.get(i))
+             for k, i in enumerate(memory.order)]
+    constants = {i: FLASH_NAME for i, t in enumerate(subgraph.tensors) if t.is_constant}
+    return DeploymentView(plan.model, graph, board, "internal", planner, arena_memory(board), memory.arena_bytes,
+                          tensors, constants, {}, steps, [], plan,
+                          _prediction(plan, memory.arena_bytes, memory))
+
+
+def _prediction(plan: Plan, arena_bytes: int, memory: MemoryPlan | None) -> dict[str, int]:
+    out = {"arena_bytes": arena_bytes, "plan_sram_bytes": plan.sram_bytes, "plan_flash_bytes": plan.flash_bytes}
+    out.update({f"plan_{name}_bytes": size for name, size in plan.external_bytes.items()})
+    if memory is not None:
+        out["tflm_arena_bytes"] = memory.tflm_arena_bytes
+    return out
+
+
+def _external_view(graph: Graph, board: Board, plan: Plan) -> DeploymentView:
+    subgraph = graph.main
+    index_of: dict[str, int] = {}
+    for i, t in enumerate(subgraph.tensors):
+        if t.name in index_of:
+            raise TinyOpsError(f"tensor name {t.name!r} is used twice; generate needs unique tensor names "
+                               f"to follow a {plan.strategy} plan")
+        index_of[t.name] = i
+    sram = arena_memory(board)
+    tensors: dict[int, TensorSlot] = {}
+    constants = {i: FLASH_NAME for i, t in enumerate(subgraph.tensors) if t.is_constant}
+    steps: list[StepView] = []
+    transfers_by_ref = {t.needed_by: t for t in plan.transfers}
+    transfers: list[TransferView] = []
+    arena = plan.sram_bytes
+    for st in plan.steps:
+        op = st.op
+        parts: list[PartitionView] = []
+        scratch: list[ScratchSlot] = []
+        for part in st.partitions:
+            lo, hi, overlay = 0, out_channels(op), None
+            for acc in part.accesses:
+                if acc.role == "scratch":
+                    if acc.offset_bytes is not None and part.index == 0:
+                        scratch.append(ScratchSlot(acc.tensor, acc.offset_bytes, acc.size_bytes))
+                    continue
+                if acc.role in ("filter", "constant"):
+                    name, slice_ = acc.tensor, _SLICE.match(acc.tensor)
+                    if slice_ is not None and slice_.group("name") in index_of:
+                        name, lo, hi = slice_.group("name"), int(slice_.group("lo")), int(slice_.group("hi"))
+                    index = index_of.get(name)
+                    if index is None:
+                        raise TinyOpsError(f"plan names an unknown constant {acc.tensor!r}")
+                    if acc.memory == sram:
+                        if acc.offset_bytes is None:
+                            raise TinyOpsError(f"overlay slice {acc.tensor} has no buffer offset in the plan")
+                        overlay = acc.offset_bytes
+                    else:
+                        constants[index] = acc.memory
+                    continue
+                index = index_of.get(acc.tensor)
+                if index is None:
+                    continue
+                if acc.memory != sram:
+                    raise TinyOpsError(f"activation {acc.tensor!r} is planned in {acc.memory}; generate supports "
+                                       f"activations in the SRAM arena only (no spilling to external RAM)")
+                if acc.offset_bytes is None:
+                    raise TinyOpsError(f"the plan gives activation {acc.tensor!r} no arena offset")
+                tensors[index] = TensorSlot(index, acc.tensor, acc.offset_bytes,
+                                            subgraph.tensors[index].size_bytes)
+            transfer = transfers_by_ref.get((st.step, part.index))
+            transfer_id = None
+            if transfer is not None and overlay is not None:
+                filt = _filter_index(op, subgraph.tensors, index_of)
+                transfer_id = transfer.id
+                transfers.append(TransferView(transfer.id, filt, lo, hi, transfer.src, overlay, transfer.bytes,
+                                              transfer.needed_by, transfer.after))
+                if transfer.engine == "cpu":
+                    pass  # a CPU copy is a DMA call with the memcpy back end: same program order
+            if overlay is not None and transfer_id is None:
+                raise TinyOpsError(f"overlay slice of op {st.op_index} has no transfer in the plan")
+            parts.append(PartitionView(part.index, lo, hi, overlay, transfer_id))
+        steps.append(StepView(st.step, st.op_index, op, tuple(parts), tuple(scratch), None))
+    for t in transfers:
+        constants[t.tensor_index] = t.source_memory
+    boot = {}
+    for memory in set(constants.values()):
+        ext = next((m for m in board.external_memories if m.name == memory), None)
+        if ext is not None and ext.volatile:
+            home = next((m.name for m in board.external_memories if not m.volatile and m.memory_mapped), None)
+            if home is None:
+                raise TinyOpsError(f"weights in {memory} need a non-volatile image to copy from at boot")
+            boot[memory] = home
+    return DeploymentView(plan.model, graph, board, plan.strategy, "plan", sram, arena, tensors, constants, boot,
+                          steps, transfers, plan, _prediction(plan, arena, None))
+
+
+def _filter_index(op: Op, tensors: list, index_of: dict[str, int]) -> int:  # type: ignore[type-arg]
+    if spec_for(op).category not in MAC_CATEGORIES or op.input(1) is None:
+        raise TinyOpsError(f"{op.label}: the plan overlays the constants of an op without a filter")
+    return index_of[op.input(1).name]  # type: ignore[union-attr]
+
+
+__all__ = ["DeploymentView", "StepView", "PartitionView", "TransferView", "TensorSlot", "ScratchSlot", "view",
+           "PLANNERS", "out_channels"]
