@@ -113,14 +113,18 @@ def run_qemu(elf: Path, machine: str, plugin: Path | None, plugin_args: list[str
     return QemuRun(done.returncode, done.stdout + done.stderr, wall, counts)
 
 
+LOADED_SECTIONS = (".text", ".ARM.exidx", ".data", ".bss", ".tinyops_arena", ".stack", ".ext_flash", ".sdram",
+                   ".harness", ".harness_bss")
+
+
 def elf_sections(elf: Path, tool: str = "arm-none-eabi-size") -> list[tuple[str, int, int]]:
-    """(section, size, address) as ``size -A`` reports them."""
+    """(section, size, address) as ``size -A`` reports them, for the sections the linker script places."""
     size = require(tool)
     out = subprocess.run([size, "-A", str(elf)], capture_output=True, text=True, timeout=60).stdout
     rows = []
     for line in out.splitlines():
         m = re.match(r"^(\.\S+)\s+(\d+)\s+(\d+)\s*$", line)
-        if m:
+        if m and m.group(1) in LOADED_SECTIONS:
             rows.append((m.group(1), int(m.group(2)), int(m.group(3))))
     return rows
 
