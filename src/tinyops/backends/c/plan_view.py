@@ -108,14 +108,33 @@ def _whole(op: Op) -> tuple[PartitionView, ...]:
     return (PartitionView(0, 0, out_channels(op), None, None),)
 
 
+def _sram_for_plan(graph: Graph, board: Board, reserve_bytes: int) -> int:
+    from tinyops.backends.c.emit_ops import scratch_bytes
+    from tinyops.backends.c.targets import sram_run
+
+    scratch = max((scratch_bytes(graph.main, i) for i in range(len(graph.main.ops))), default=0)
+    return max(sram_run(board)[2] - reserve_bytes - scratch, 1)
+
+
 def view(graph: Graph, board: Board, strategy: str = "internal", planner: str = "best",
-         inplace_kinds: tuple[str, ...] | None = None) -> DeploymentView:
-    """The concrete layout of ``strategy`` on ``board`` (``planner`` picks the internal arena)."""
+         inplace_kinds: tuple[str, ...] | None = None, reserve_bytes: int = 8192) -> DeploymentView:
+    """The concrete layout of ``strategy`` on ``board`` (``planner`` picks the internal arena).
+
+    External strategies are planned with ``reserve_bytes`` (stack, .bss) plus the largest kernel
+    scratch kept out of the SRAM the plan may fill.
+    """
     if len(graph.subgraphs) > 1:
         raise TinyOpsError("the model has control-flow subgraphs; generate supports one subgraph")
     if planner not in PLANNERS:
         raise TinyOpsError(f"unknown planner {planner!r}; choose one of {', '.join(PLANNERS)}")
-    plan = build_plan(graph, board, strategy)
+    if strategy == "internal":
+        plan = build_plan(graph, board, strategy)
+    else:
+        from tinyops.planning.strategies import build
+
+        # The plan may give overlay buffers every SRAM byte the activations leave; the firmware also
+        # needs its stack, .bss and the kernels' own scratch there.
+        plan = build(graph, board, strategy, sram_limit_bytes=_sram_for_plan(graph, board, reserve_bytes))
     if not plan.feasible:
         raise TinyOpsError(f"the {plan.strategy} plan does not fit {board.id}: {plan.reason}")
     if plan.strategy == "internal":

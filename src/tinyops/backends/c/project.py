@@ -96,7 +96,7 @@ class _Pointers:
 
     def __call__(self, tensor: Tensor) -> str:
         ctype = C_TYPES.get(tensor.dtype, "int8_t")
-        return f"(({ctype} *)(tinyops_arena + {self.offset(tensor)}))"
+        return f"(tinyops_arena + {self.offset(tensor)})"
 
 
 def _describe(view: DeploymentView, step: StepView, ptr: _Pointers) -> str:

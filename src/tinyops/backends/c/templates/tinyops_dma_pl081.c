@@ -11,7 +11,7 @@
 #endif
 #define TINYOPS_PL081_CHANNELS 2u
 #define TINYOPS_PL081_MAX_BEATS 4095u
-#define TINYOPS_PL081_MAX_ITEMS 256u
+#define TINYOPS_PL081_MAX_ITEMS 64u /* 64 x 4095 words: 1 MiB per transfer */
 
 #define REG(offset) (*(volatile uint32_t *)(TINYOPS_PL081_BASE + (offset)))
 #define INT_TC_CLEAR 0x008u
