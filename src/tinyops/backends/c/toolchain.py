@@ -42,7 +42,7 @@ def version_of(tool: str) -> str:
 def make(folder: Path, target: str, variables: dict[str, str]) -> None:
     """Run the project's Makefile; a compiler error becomes one line with the first diagnostic."""
     require("make", "make")
-    args = ["make", "-s", "-C", str(folder), target] + [f"{k}={v}" for k, v in variables.items()]
+    args = ["make", "-s", f"-j{min(os.cpu_count() or 1, 4)}", "-C", str(folder), target] + [f"{k}={v}" for k, v in variables.items()]
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     except subprocess.TimeoutExpired:
