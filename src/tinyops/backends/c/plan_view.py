@@ -242,6 +242,12 @@ def _external_view(graph: Graph, board: Board, plan: Plan) -> DeploymentView:
             if home is None:
                 raise TinyOpsError(f"weights in {memory} need a non-volatile image to copy from at boot")
             boot[memory] = home
+    # The arena must hold every buffer the plan places; the plan's SRAM figure rounds its overlay
+    # slots and can fall a few bytes short of the top slot's end (reported as planned_sram_bytes).
+    ends = [t.offset_bytes + t.size_bytes for t in tensors.values()]
+    ends += [t.dst_offset_bytes + t.plan_bytes for t in transfers]
+    ends += [s.offset_bytes + s.size_bytes for st in steps for s in st.scratch]
+    arena = -(-max([arena, *ends]) // 16) * 16
     return DeploymentView(plan.model, graph, board, plan.strategy, "plan", sram, arena, tensors, constants, boot,
                           steps, transfers, plan, _prediction(plan, arena, None))
 

@@ -86,6 +86,15 @@ class _Pointers:
     def __init__(self, view: DeploymentView) -> None:
         self.view = view
         self.index = {id(t): i for i, t in enumerate(view.graph.main.tensors)}
+        self.constants: dict[int, str] = {}  # constant operands a kernel reads through a pointer
+
+    def constant_definitions(self) -> list[tuple[str, str, int]]:
+        """(C definition, name, bytes) of the constant operands referenced so far."""
+        out = []
+        for index, name in sorted(self.constants.items()):
+            values = np.ascontiguousarray(self.view.graph.main.tensors[index].data)
+            out.append((c_array(name, values, static=True), name, int(values.nbytes)))
+        return out
 
     def offset(self, tensor: Tensor) -> int:
         i = self.index[id(tensor)]
@@ -95,7 +104,12 @@ class _Pointers:
         return slot.offset_bytes
 
     def __call__(self, tensor: Tensor) -> str:
-        ctype = C_TYPES.get(tensor.dtype, "int8_t")
+        if tensor.is_constant:
+            index = self.index[id(tensor)]
+            if tensor.dtype not in C_TYPES:
+                raise TinyOpsError(f"constant operand {tensor.name!r} has type {tensor.dtype.value}, which generated "
+                                   f"code does not store")
+            return self.constants.setdefault(index, f"tinyops_const_t{index}")
         return f"(tinyops_arena + {self.offset(tensor)})"
 
 
@@ -173,6 +187,9 @@ def render_model(view: DeploymentView, dma: str,
             symbols.append(PlacedSymbol(filt.name, f"op {step.op_index} {step.op.label} filter", memory,
                                         section, filt.size_bytes))
             filters[index] = (filt.name, filt.row_elements)
+    for definition, name, size in ptr.constant_definitions():
+        weights.append(definition)
+        symbols.append(PlacedSymbol(name, "constant operand", FLASH_NAME, ".rodata", size))
     position = 0
     for step in view.steps:
         emitted = emitted_ops[step.step]
