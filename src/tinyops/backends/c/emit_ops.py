@@ -167,7 +167,7 @@ def _c_float(value: float) -> str:
         return "(0.0f / 0.0f)"
     if np.isinf(value):
         return "(1.0f / 0.0f)" if value > 0 else "(-1.0f / 0.0f)"
-    return f"{np.float32(value).item():.9g}f".replace("inff", "INFINITY")
+    return f"{float(np.float32(value)).hex()}f"  # a hexadecimal literal is exact (C99)
 
 
 def _struct(ctype: str, name: str, fields: dict[str, int | list[int] | float]) -> str:

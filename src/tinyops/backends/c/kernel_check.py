@@ -22,7 +22,9 @@ from typing import Literal, Sequence
 import numpy as np
 
 from tinyops.errors import TinyOpsError
-from tinyops.ir.graph import Subgraph
+from tinyops.ir.dtypes import DType
+from tinyops.ir.graph import Op, Quantization, Subgraph, Tensor
+from tinyops.ops.common import output_size
 from tinyops.runtime.kernels import kernel_factory
 from tinyops.runtime.kernels.base import KernelOptions
 from tinyops.backends.c.emit_ops import KERNEL_SOURCES, c_array, emit_op, kernel_dir
@@ -61,6 +63,9 @@ class KernelCase:
     expected: np.ndarray
     inplace: InPlace = "none"
     repeat: int = 1  # how many times the firmware runs the kernel when counting
+    # Channel-range partitions (conv/depthwise/FC): split points; each range's filter rows are
+    # copied into an overlay buffer first, as an overlay plan does.
+    splits: tuple[int, ...] = ()
 
 
 def runtime_output(subgraph: Subgraph, op_index: int, inputs: Sequence[np.ndarray]) -> np.ndarray:
@@ -122,7 +127,7 @@ def program_source(cases: Sequence[KernelCase], count: bool = False) -> str:
     """One C file running every case; main returns the number of mismatching cases."""
     parts = ['#include <stdint.h>\n#include <string.h>\n#include "tinyops_kernels.h"\n',
              '#include "kernel_check_io.h"\n\n']
-    arena_bytes, scratch_bytes, runs = 8, 4, []
+    arena_bytes, scratch_bytes, overlay_bytes, runs = 8, 4, 4, []
     for number, case in enumerate(cases):
         prefix = f"c{number}_"
         offsets, out_offset, need = _layout(case)
@@ -138,6 +143,17 @@ def program_source(cases: Sequence[KernelCase], count: bool = False) -> str:
             return f"(arena + {offset})"
 
         emitted = emit_op(case.subgraph, case.op_index, ref, scratch="scratch", prefix=prefix)
+        call = emitted.call
+        if case.splits:
+            weights = emitted.filter
+            assert weights is not None and emitted.partitionable
+            bounds = [0, *case.splits, emitted.out_channels]
+            row = weights.row_elements
+            overlay_bytes = max(overlay_bytes, max(b - a for a, b in zip(bounds, bounds[1:])) * row)
+            call = "\n    ".join(
+                f"memcpy(overlay, {weights.name} + {a * row}, {(b - a) * row});\n    "
+                + emitted.call_range(a, b, "(const int8_t *)overlay")
+                for a, b in zip(bounds, bounds[1:]))
         scratch_bytes = max(scratch_bytes, emitted.scratch_bytes)
         parts.append(f"/* case {number}: {case.name} ({op.kind}, {case.inplace}) */\n")
         parts.append(emitted.declarations)
@@ -153,23 +169,25 @@ def program_source(cases: Sequence[KernelCase], count: bool = False) -> str:
         timed = count and case.repeat > 0
         parts.append(f"static int {prefix}run(void)\n{{\n    uint32_t ticks;\n    int32_t r;\n"
                      f"    memset(arena, 0x5a, sizeof(arena));\n{copies}"
-                     f"    {emitted.call}\n"
+                     f"    {call}\n"
                      f"    if (memcmp(arena + {out_offset}, {prefix}expected, sizeof({prefix}expected)) != 0) {{\n"
                      f'        check_report("{case.name}", -1);\n        return 1;\n    }}\n')
         if timed:
-            parts.append(f"    ticks = check_ticks();\n    for (r = 0; r < {case.repeat}; r++) {{\n{copies}"
-                         f"        {emitted.call}\n    }}\n"
+            again = copies if case.inplace != "none" else ""  # in place, the input must be restored
+            parts.append(f"    ticks = check_ticks();\n    for (r = 0; r < {case.repeat}; r++) {{\n{again}"
+                         f"        {call}\n    }}\n"
                          f'    check_report("{case.name}", (int32_t)(check_ticks() - ticks));\n')
         else:
             parts.append("    (void)ticks;\n    (void)r;\n")
         parts.append("    return 0;\n}\n\n")
         runs.append(f"{prefix}run()")
     header = (f"static uint8_t arena[{_align(arena_bytes)}] __attribute__((aligned(8)));\n"
-              f"static uint8_t scratch[{_align(scratch_bytes)}] __attribute__((aligned(8)));\n\n")
+              f"static uint8_t scratch[{_align(scratch_bytes)}] __attribute__((aligned(8)));\n"
+              f"static int8_t overlay[{_align(overlay_bytes)}] __attribute__((aligned(8)));\n\n")
     parts.insert(2, header)
     parts.append("int main(void)\n{\n    int bad = 0;\n")
     parts.extend(f"    bad += {run};\n" for run in runs)
-    parts.append("    (void)scratch;\n    return bad;\n}\n")
+    parts.append("    (void)scratch;\n    (void)overlay;\n    return bad;\n}\n")
     return "".join(parts)
 
 
@@ -333,3 +351,66 @@ def build_folder(tag: str) -> Path:
     root = Path(tempfile.gettempdir()) / f"tinyops-kernel-check-{os.getuid()}" / tag
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+# --- synthetic single-op subgraphs (tests, benchmarks) ---------------------------------------------
+
+def quant(scale: float | Sequence[float], zero_point: int | Sequence[int] = 0, axis: int = 0) -> Quantization:
+    scales = np.atleast_1d(np.asarray(scale, dtype=np.float32))
+    zps = np.broadcast_to(np.atleast_1d(np.asarray(zero_point, dtype=np.int64)), scales.shape).copy()
+    return Quantization(scale=scales, zero_point=zps, axis=axis)
+
+
+def activation(name: str, shape: tuple[int, ...], q: Quantization | None, dtype: DType = DType.INT8) -> Tensor:
+    return Tensor(name, tuple(shape), dtype, q)
+
+
+def constant_tensor(name: str, values: np.ndarray, dtype: DType, q: Quantization | None = None) -> Tensor:
+    data = np.asarray(values, dtype=dtype.numpy)
+    return Tensor(name, tuple(data.shape), dtype, q, data=data)
+
+
+def single_op(kind: str, inputs: list[Tensor | None], outputs: list[Tensor], **attrs: object) -> Subgraph:
+    op = Op(kind, list(inputs), list(outputs), dict(attrs))
+    tensors = list(dict.fromkeys([t for t in inputs if t is not None] + outputs))
+    subgraph = Subgraph("main", tensors, [op], [t for t in inputs if t is not None and not t.is_constant],
+                        list(outputs))
+    subgraph.link()
+    return subgraph
+
+
+def weighted_op(kind: Literal["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"], in_shape: tuple[int, ...],
+                out_c: int, kernel: tuple[int, int] = (1, 1), stride: int = 1, padding: str = "SAME",
+                dilation: int = 1, activation_fn: str = "NONE", seed: int = 0) -> Subgraph:
+    """A conv / depthwise / FC op with random per-channel int8 weights and a realistic output scale."""
+    rng = np.random.default_rng(seed)
+    in_scale, in_zp = 0.05, int(rng.integers(-20, 20))
+    if kind == "FULLY_CONNECTED":
+        depth = int(in_shape[-1])
+        w = rng.integers(-127, 128, size=(out_c, depth))
+        taps, fan_in = depth, depth
+        attrs: dict[str, object] = {"fused_activation_function": activation_fn}
+    else:
+        k_h, k_w = kernel
+        in_c = int(in_shape[3])
+        w = rng.integers(-127, 128, size=(out_c, k_h, k_w, in_c) if kind == "CONV_2D" else (1, k_h, k_w, out_c))
+        fan_in = k_h * k_w * (in_c if kind == "CONV_2D" else 1)
+        attrs = {"padding": padding, "stride_h": stride, "stride_w": stride, "dilation_h_factor": dilation,
+                 "dilation_w_factor": dilation, "fused_activation_function": activation_fn}
+        if kind == "DEPTHWISE_CONV_2D":
+            attrs["depth_multiplier"] = out_c // in_c
+    w_scales = rng.uniform(0.002, 0.02, size=out_c)
+    axis = 3 if kind == "DEPTHWISE_CONV_2D" else 0
+    weights = constant_tensor("w", w, DType.INT8, quant(w_scales, 0, axis))
+    bias = constant_tensor("b", rng.integers(-3000, 3000, size=out_c), DType.INT32,
+                           quant(in_scale * w_scales, 0))
+    out_scale = float(in_scale * w_scales.mean() * np.sqrt(fan_in) * 60)
+    if kind == "FULLY_CONNECTED":
+        out_shape: tuple[int, ...] = (int(np.prod(in_shape[:-1])), out_c)
+    else:
+        out_h = output_size(in_shape[1], kernel[0], stride, dilation, padding)
+        out_w = output_size(in_shape[2], kernel[1], stride, dilation, padding)
+        out_shape = (in_shape[0], out_h, out_w, out_c)
+    x = activation("x", in_shape, quant(in_scale, in_zp))
+    y = activation("y", out_shape, quant(out_scale, int(rng.integers(-10, 10))))
+    return single_op(kind, [x, weights, bias], [y], **attrs)
