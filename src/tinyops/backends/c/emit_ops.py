@@ -167,7 +167,7 @@ def _c_float(value: float) -> str:
         return "(0.0f / 0.0f)"
     if np.isinf(value):
         return "(1.0f / 0.0f)" if value > 0 else "(-1.0f / 0.0f)"
-    return f"{np.float32(value).item():.9g}f".replace("inff", "INFINITY")
+    return f"{float(np.float32(value)).hex()}f"  # a hexadecimal literal is exact (C99)
 
 
 def _struct(ctype: str, name: str, fields: dict[str, int | list[int] | float]) -> str:
@@ -207,11 +207,13 @@ def check_supported(subgraph: Subgraph) -> None:
             raise UnsupportedOpError(f"{op.label} (op {index}) cannot be generated as C: {reason}")
 
 
-def emit_op(subgraph: Subgraph, op_index: int, ref: TensorRef, scratch: str = "tinyops_scratch") -> EmittedOp:
+def emit_op(subgraph: Subgraph, op_index: int, ref: TensorRef, scratch: str = "tinyops_scratch",
+            prefix: str = "") -> EmittedOp:
     """The kernel call, params struct and constants of ``subgraph.ops[op_index]``.
 
     ``ref(tensor)`` is a C expression of the tensor's address (any object pointer type);
     ``scratch`` a ``void *`` expression of at least ``scratch_bytes`` bytes, 4-byte aligned.
+    ``prefix`` goes before every C name (``<prefix>op<index>_filter``...).
     Raises UnsupportedOpError (kind and index in the message) for ops without a kernel.
     """
     op = subgraph.ops[op_index]
@@ -220,7 +222,7 @@ def emit_op(subgraph: Subgraph, op_index: int, ref: TensorRef, scratch: str = "t
         raise UnsupportedOpError(f"{op.label} (op {op_index}) has no tinyops C kernel "
                                  f"(supported: {', '.join(sorted(_EMITTERS))})")
     index_of = {id(t): i for i, t in enumerate(subgraph.tensors)}
-    ctx = _Ctx(op, op_index, ref, scratch, lambda t: index_of.get(id(t)))
+    ctx = _Ctx(op, op_index, ref, scratch, lambda t: index_of.get(id(t)), prefix)
     try:
         result = emitter(ctx, dry_run=False)
     except (KernelUnsupported, _Unsupported) as exc:
@@ -251,9 +253,10 @@ class _Ctx:
     ref: TensorRef
     scratch: str
     tensor_index: Callable[[Tensor], int | None]
+    prefix: str = ""
 
     def name(self, what: str) -> str:
-        return f"op{self.index}_{what}"
+        return f"{self.prefix}op{self.index}_{what}"
 
     def ptr(self, tensor: Tensor, ctype: str = "int8_t", const: bool = True) -> str:
         qualifier = "const " if const else ""
