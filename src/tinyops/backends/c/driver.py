@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyops.backends.c import toolchain
+from tinyops.backends.c.linker import STACK_BYTES
 from tinyops.backends.c.memory_report import elf_totals, markdown, report
 from tinyops.backends.c.plan_view import DeploymentView, view
 from tinyops.backends.c.project import Project, build_project, write_project
@@ -126,6 +127,7 @@ class VerifyResult:
     counted_with: str = "qemu plugin"
     extra_scratch_bytes: int = 0
     output: str = ""
+    stack_used_bytes: int = -1  # deepest stack use measured on the target (-1: not measured)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,13 +139,14 @@ class VerifyResult:
                      "bytes_read": o.bytes_read, "bytes_written": o.bytes_written} for o in self.ops],
             "toolchain": self.toolchain, "dma": self.dma, "exit_code": self.exit_code,
             "wall_s": round(self.wall_s, 3), "sizes_from": self.sizes_from, "counted_with": self.counted_with,
-            "extra_scratch_bytes": self.extra_scratch_bytes,
+            "extra_scratch_bytes": self.extra_scratch_bytes, "stack_used_bytes": self.stack_used_bytes,
+            "stack_reserved_bytes": STACK_BYTES if self.sizes_from == "elf" else 0,
         }
 
 
-def _mismatches(output: str) -> int:
+def _reported(output: str, label: str) -> int:
     for line in output.splitlines():
-        if line.startswith("tinyops: mismatched bytes "):
+        if line.startswith(f"tinyops: {label} "):
             return int(line.rsplit(" ", 1)[1])
     return -1
 
@@ -238,18 +241,23 @@ def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", 
             ram = totals.get(ram_memory.board_memory, 0)
             ext = {m: v for m, v in totals.items() if m not in ("flash", ram_memory.board_memory)}
             sizes_from, counted = "elf", "qemu plugin" if count else "not counted"
-        mismatches = _mismatches(output)
+        mismatches = _reported(output, "mismatched bytes")
         if code not in (0, 1) or mismatches < 0:
             last = output.strip().splitlines()[-1] if output.strip() else "no output"
             raise TinyOpsError(f"the {target} run ended with status {code} ({last})"
                                + (f"; project kept in {folder}" if keep else ""))
+        stack_used = _reported(output, "stack bytes used")
+        if stack_used > STACK_BYTES:
+            raise TinyOpsError(f"the firmware used {stack_used} B of stack, more than the {STACK_BYTES} B the linker "
+                               f"script reserves")
         result = VerifyResult(
             model=Path(deployment.model).name, board=board.id, target=target, strategy=deployment.strategy,
             planner=deployment.planner, inputs=inputs, bit_exact=code == 0 and mismatches == 0,
             mismatches=mismatches, arena_bytes=deployment.arena_bytes, flash_bytes=flash, ram_bytes=ram,
             instructions=total_insns, ops=ops, toolchain=versions, dma=backend, exit_code=code,
             wall_s=time.perf_counter() - started, external_bytes=ext, sizes_from=sizes_from, counted_with=counted,
-            extra_scratch_bytes=project.extra_scratch_bytes, output=output)
+            extra_scratch_bytes=project.extra_scratch_bytes, output=output,
+            stack_used_bytes=stack_used)
         return result
     finally:
         if tmp is not None:

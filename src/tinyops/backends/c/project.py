@@ -348,6 +348,10 @@ def render_main(view: DeploymentView) -> str:
 /* QEMU's counting plugin splits instruction counts where this runs (between ops). */
 __attribute__((noinline, used)) void tinyops_op_marker(void) {{ __asm__ volatile("" ::: "memory"); }}
 
+#if !defined(TINYOPS_HOST)
+uint32_t tinyops_stack_used(void); /* startup.c: deepest stack use since reset, in bytes */
+#endif
+
 {outs}
 
 static uint32_t count_mismatches(const uint8_t *got, const uint8_t *want, uint32_t bytes) {{
@@ -367,6 +371,9 @@ int main(void) {{
     tinyops_put_uint("tinyops: vectors ", TINYOPS_TEST_VECTORS);
     tinyops_put_uint("tinyops: mismatched bytes ", mismatches);
     tinyops_put_uint("tinyops: transfers left pending ", pending);
+#if !defined(TINYOPS_HOST)
+    tinyops_put_uint("tinyops: stack bytes used ", tinyops_stack_used());
+#endif
     return (mismatches || pending) ? TINYOPS_EXIT_MISMATCH : TINYOPS_EXIT_OK;
 }}
 """

@@ -10,16 +10,34 @@
 extern uint8_t __data_load[], __data_start[], __data_end[];
 extern uint8_t __bss_start[], __bss_end[];
 extern uint8_t __sdram_load[], __sdram_start[], __sdram_end[];
-extern uint8_t __stack_top[];
+extern uint8_t __stack_top[], __stack_bottom[];
+
+#define TINYOPS_STACK_PAINT 0xCDCDCDCDu
 
 int main(void);
 
 void tinyops_reset_handler(void);
 void tinyops_fault_handler(void);
+uint32_t tinyops_stack_used(void);
+
+/* Paint the stack below the current frame so the harness can report the deepest use. */
+static void paint_stack(void) {
+    uint32_t *p = (uint32_t *)(void *)__stack_bottom;
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    while (p < sp - 16) *p++ = TINYOPS_STACK_PAINT;
+}
+
+uint32_t tinyops_stack_used(void) {
+    const uint32_t *p = (const uint32_t *)(void *)__stack_bottom;
+    while ((const uint8_t *)p < __stack_top && *p == TINYOPS_STACK_PAINT) p++;
+    return (uint32_t)(__stack_top - (const uint8_t *)p);
+}
 
 void tinyops_reset_handler(void) {
     memcpy(__data_start, __data_load, (size_t)(__data_end - __data_start));
     memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+    paint_stack();
     if (&__sdram_end[0] != &__sdram_start[0]) {
         memcpy(__sdram_start, __sdram_load, (size_t)(__sdram_end - __sdram_start));
     }
