@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,21 @@ def test_plan_that_does_not_fit_is_refused(tmp_path: Path) -> None:
     done = tinyops("generate", str(VWW), "--board", str(small_board(tmp_path)), "--output", str(tmp_path / "x"),
                    "--no-build")
     assert_one_line_error(done, "does not fit", "flash")
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs the host C compiler")
+def test_c_engine_matches_the_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from tinyops.backends.c.host_engine import CEngine
+    from tinyops.runtime import Interpreter
+
+    monkeypatch.setenv("TINYOPS_CACHE_DIR", str(tmp_path / "cache"))
+    graph = load_model(model_path("kws_dscnn_int8"))
+    batch = np.random.default_rng(3).integers(-128, 128, (5, 49, 10, 1)).astype(np.int8)
+    engine = CEngine(graph)
+    assert engine.library_path.is_file()
+    got = engine.run([batch])[0]
+    want = Interpreter(graph).run([batch])[0]
+    assert got.shape == want.shape == (5, 12) and np.array_equal(got, want)
+    assert CEngine(graph).library_path == engine.library_path  # cached per model

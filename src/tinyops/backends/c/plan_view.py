@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import FLASH_NAME, Board
-from tinyops.ir.graph import Graph, Op
+from tinyops.ir.graph import Graph, Op, Tensor
 from tinyops.memory.plan import MemoryPlan, plan_memory
 from tinyops.ops import spec_for
 from tinyops.planning.plan import Plan, arena_memory, build_plan
@@ -94,6 +94,10 @@ class DeploymentView:
     transfers: list[TransferView]
     plan: Plan
     prediction: dict[str, int] = field(default_factory=dict)  # what the plan predicts, bytes
+    label: str = ""  # where the code is for, in comments (the board id unless set)
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.board.id
 
     def step_of_op(self, op_index: int) -> StepView:
         return next(s for s in self.steps if s.op_index == op_index)
@@ -117,7 +121,8 @@ def _sram_for_plan(graph: Graph, board: Board, reserve_bytes: int) -> int:
 
 
 def view(graph: Graph, board: Board, strategy: str = "internal", planner: str = "best",
-         inplace_kinds: tuple[str, ...] | None = None, reserve_bytes: int = 8192) -> DeploymentView:
+         inplace_kinds: tuple[str, ...] | None = None, reserve_bytes: int = 8192,
+         check_fit: bool = True) -> DeploymentView:
     """The concrete layout of ``strategy`` on ``board`` (``planner`` picks the internal arena).
 
     External strategies are planned with ``reserve_bytes`` (stack, .bss) plus the largest kernel
@@ -125,6 +130,9 @@ def view(graph: Graph, board: Board, strategy: str = "internal", planner: str = 
     """
     if len(graph.subgraphs) > 1:
         raise TinyOpsError("the model has control-flow subgraphs; generate supports one subgraph")
+    from tinyops.backends.c.emit import check_supported
+
+    check_supported(graph)  # an op without a C kernel is refused first, with its kind and index
     if planner not in PLANNERS:
         raise TinyOpsError(f"unknown planner {planner!r}; choose one of {', '.join(PLANNERS)}")
     if strategy == "internal":
@@ -135,7 +143,7 @@ def view(graph: Graph, board: Board, strategy: str = "internal", planner: str = 
         # The plan may give overlay buffers every SRAM byte the activations leave; the firmware also
         # needs its stack, .bss and the kernels' own scratch there.
         plan = build(graph, board, strategy, sram_limit_bytes=_sram_for_plan(graph, board, reserve_bytes))
-    if not plan.feasible:
+    if check_fit and not plan.feasible:
         raise TinyOpsError(f"the {plan.strategy} plan does not fit {board.id}: {plan.reason}")
     if plan.strategy == "internal":
         return _internal_view(graph, board, plan, planner, inplace_kinds)
@@ -226,14 +234,12 @@ def _external_view(graph: Graph, board: Board, plan: Plan) -> DeploymentView:
                 transfer_id = transfer.id
                 transfers.append(TransferView(transfer.id, filt, lo, hi, transfer.src, overlay, transfer.bytes,
                                               transfer.needed_by, transfer.after))
-                if transfer.engine == "cpu":
-                    pass  # a CPU copy is a DMA call with the memcpy back end: same program order
             if overlay is not None and transfer_id is None:
                 raise TinyOpsError(f"overlay slice of op {st.op_index} has no transfer in the plan")
             parts.append(PartitionView(part.index, lo, hi, overlay, transfer_id))
         steps.append(StepView(st.step, st.op_index, op, tuple(parts), tuple(scratch), None))
-    for t in transfers:
-        constants[t.tensor_index] = t.source_memory
+    for moved in transfers:
+        constants[moved.tensor_index] = moved.source_memory
     boot = {}
     for memory in set(constants.values()):
         ext = next((m for m in board.external_memories if m.name == memory), None)
@@ -252,7 +258,7 @@ def _external_view(graph: Graph, board: Board, plan: Plan) -> DeploymentView:
                           steps, transfers, plan, _prediction(plan, arena, None))
 
 
-def _filter_index(op: Op, tensors: list, index_of: dict[str, int]) -> int:  # type: ignore[type-arg]
+def _filter_index(op: Op, tensors: list[Tensor], index_of: dict[str, int]) -> int:
     if spec_for(op).category not in MAC_CATEGORIES or op.input(1) is None:
         raise TinyOpsError(f"{op.label}: the plan overlays the constants of an op without a filter")
     return index_of[op.input(1).name]  # type: ignore[union-attr]
