@@ -93,6 +93,49 @@ def generate(graph: Graph, board: Board, output: Path, strategy: str = "internal
     return Generated(project, output, data, do_build)
 
 
+def _kernel_key(files: dict[str, bytes], cflags: tuple[str, ...], defs: str) -> str:
+    """Kernel objects depend on the kernel sources and the flags only, not on the model."""
+    import hashlib
+
+    digest = hashlib.sha256(" ".join(cflags).encode() + defs.encode())
+    for name in sorted(files):
+        if name.startswith("kernels/"):
+            digest.update(name.encode() + files[name])
+    return digest.hexdigest()[:24]
+
+
+def _kernel_cache(key: str) -> Path:
+    return default_cache_dir() / "kernel-objects" / key
+
+
+def _restore_kernel_objects(folder: Path, key: str) -> None:
+    """Copy cached kernel objects in after the sources were written: newer, so make skips them."""
+    cached = _kernel_cache(key)
+    if not cached.is_dir():
+        return
+    target = folder / "build" / "kernels"
+    target.mkdir(parents=True, exist_ok=True)
+    for obj in cached.glob("*.o"):
+        shutil.copyfile(obj, target / obj.name)
+
+
+def _save_kernel_objects(folder: Path, key: str) -> None:
+    cached = _kernel_cache(key)
+    if cached.is_dir():
+        return
+    built = sorted((folder / "build" / "kernels").glob("*.o"))
+    if not built:
+        return
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cached.parent))
+    for obj in built:
+        shutil.copyfile(obj, staging / obj.name)
+    try:
+        staging.rename(cached)
+    except OSError:  # another process cached the same objects first
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 @dataclass
 class OpCount:
     index: int
@@ -128,6 +171,9 @@ class VerifyResult:
     extra_scratch_bytes: int = 0
     output: str = ""
     stack_used_bytes: int = -1  # deepest stack use measured on the target (-1: not measured)
+    build_s: float = 0.0
+    run_s: float = 0.0  # QEMU process wall time (start-up included)
+    portable: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,7 +184,8 @@ class VerifyResult:
             "ops": [{"index": o.index, "type": o.type, "macs": o.macs, "instructions": o.instructions,
                      "bytes_read": o.bytes_read, "bytes_written": o.bytes_written} for o in self.ops],
             "toolchain": self.toolchain, "dma": self.dma, "exit_code": self.exit_code,
-            "wall_s": round(self.wall_s, 3), "sizes_from": self.sizes_from, "counted_with": self.counted_with,
+            "wall_s": round(self.wall_s, 3), "build_s": round(self.build_s, 3), "qemu_s": round(self.run_s, 3),
+            "kernel_path": "portable" if self.portable else "dsp where the core has it", "sizes_from": self.sizes_from, "counted_with": self.counted_with,
             "extra_scratch_bytes": self.extra_scratch_bytes, "stack_used_bytes": self.stack_used_bytes,
             "stack_reserved_bytes": STACK_BYTES if self.sizes_from == "elf" else 0,
         }
@@ -167,7 +214,10 @@ def _parse_counts(path: Path, steps: int) -> tuple[list[str], list[list[int]]]:
 
 def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", planner: str = "best",
            inputs: int = 1, seed: int = 0, dma: str | None = None, keep: Path | None = None,
-           drop_wait: int | None = None, count: bool = True) -> VerifyResult:
+           drop_wait: int | None = None, count: bool = True, portable: bool = False) -> VerifyResult:
+    """Generate, build, run and compare (see module doc). ``portable`` builds the kernels' portable
+    C path on DSP cores too (TINYOPS_FORCE_PORTABLE); ``drop_wait`` omits one transfer's wait (a
+    test that the deferred DMA back end catches it)."""
     import time
 
     if target not in TARGETS:
@@ -195,8 +245,11 @@ def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", 
         steps = len(deployment.steps)
         versions = {"gcc": toolchain.version_of(os.environ.get("HOSTCC", "gcc") if host else "arm-none-eabi-gcc"),
                     "qemu": "" if host else toolchain.version_of("qemu-system-arm")}
+        build_s = qemu_s = 0.0
         if host:
+            build_started = time.perf_counter()
             toolchain.make(folder, "model_host", {})
+            build_s = time.perf_counter() - build_started
             done = subprocess.run([str(folder / "model_host")], capture_output=True, text=True,
                                   timeout=toolchain.RUN_TIMEOUT_S)
             output, code = done.stdout + done.stderr, done.returncode
@@ -206,10 +259,15 @@ def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", 
             ext: dict[str, int] = {}
             total_insns, sizes_from, counted = 0, "plan", "not counted on the host"
         else:
-            defs = "-DTINYOPS_HARNESS_REGION -DTINYOPS_PROFILE"
+            defs = "-DTINYOPS_HARNESS_REGION -DTINYOPS_PROFILE" + (" -DTINYOPS_FORCE_PORTABLE" if portable else "")
             if memory_map.pl081_base is not None:
                 defs += f" -DTINYOPS_PL081_BASE=0x{memory_map.pl081_base:08X}u"
+            build_started = time.perf_counter()
+            key = _kernel_key(project.files, memory_map.cflags, defs)
+            _restore_kernel_objects(folder, key)
             toolchain.make(folder, "firmware.elf", {"DEFS": defs})
+            _save_kernel_objects(folder, key)
+            build_s = time.perf_counter() - build_started
             elf = folder / "firmware.elf"
             plugin_args: list[str] = []
             plugin = None
@@ -222,7 +280,7 @@ def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", 
                         plugin_args.append(f"win={r.board_memory}:{r.origin:x}:{r.end:x}")
             assert memory_map.machine is not None
             run = toolchain.run_qemu(elf, memory_map.machine, plugin, plugin_args, folder)
-            output, code = run.output, run.exit_code
+            output, code, qemu_s = run.output, run.exit_code, run.wall_s
             ops = []
             total_insns = 0
             if count and run.counts_path is not None and run.counts_path.is_file() and code in (0, 1):
@@ -257,7 +315,7 @@ def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", 
             instructions=total_insns, ops=ops, toolchain=versions, dma=backend, exit_code=code,
             wall_s=time.perf_counter() - started, external_bytes=ext, sizes_from=sizes_from, counted_with=counted,
             extra_scratch_bytes=project.extra_scratch_bytes, output=output,
-            stack_used_bytes=stack_used)
+            stack_used_bytes=stack_used, build_s=build_s, run_s=qemu_s, portable=portable)
         return result
     finally:
         if tmp is not None:
