@@ -96,8 +96,9 @@ def linker_script(memory_map: MemoryMap, arena_bytes: int, stack_bytes: int = ST
         _assert("__arena_end - __arena_start == __tinyops_arena_bytes",
                 f"arena is not the plan's {arena_bytes} bytes"),
         _assert("__stack_bottom + __stack_bytes <= __stack_top",
-                f"RAM overflow: arena + .data + .bss + stack exceed {ram.board_memory} ({ram.length_bytes} B)"),
-        _assert(f"__data_load + SIZEOF(.data) <= ORIGIN(FLASH) + LENGTH(FLASH)",
+                f"RAM overflow: arena + .data + .bss + stack exceed SRAM {ram.description or ram.board_memory} "
+                f"({ram.length_bytes} B)"),
+        _assert("__data_load + SIZEOF(.data) <= ORIGIN(FLASH) + LENGTH(FLASH)",
                 f"FLASH overflow: code + constants exceed the internal flash ({code.length_bytes} B)"),
     ]
     if ext_flash is not None:

@@ -47,6 +47,7 @@ class Region:
     role: Role
     board_memory: str | None  # the board memory it is (or stands for); None: harness only
     writable: bool = True
+    description: str = ""  # e.g. the SRAM regions a RAM run spans
 
     @property
     def end(self) -> int:
@@ -134,7 +135,7 @@ def board_map(board: Board) -> MemoryMap:
         raise TinyOpsError(f"board {board.id} has core {board.core}, for which no compiler flags are known")
     first, base, size, members = sram_run(board)
     regions = [Region("FLASH", STM32_FLASH_BASE, board.internal_flash.size_bytes, "code", "flash", False),
-               Region("RAM", base, size, "ram", first)]
+               Region("RAM", base, size, "ram", first, description=" + ".join(members))]
     for r in board.sram_regions:
         if r.name not in members:
             regions.append(Region(_c_name(r.name), r.base, r.size_bytes, "other", r.name))
@@ -157,12 +158,13 @@ def qemu_map(board: Board, target: str) -> MemoryMap:
     first, _, sram_bytes, members = sram_run(board)
     regions = [Region("FLASH", machine.code[0], min(board.internal_flash.size_bytes, machine.code[1]), "code",
                       "flash", False),
-               Region("RAM", machine.sram[0], min(sram_bytes, machine.sram[1]), "ram", first)]
+               Region("RAM", machine.sram[0], min(sram_bytes, machine.sram[1]), "ram", first,
+                      description=" + ".join(members))]
     ext_flash, ext_ram = _externals(board)
     notes = [f"{machine.machine}: code RAM stands for internal flash, SRAM for {' + '.join(members)}"]
     if ext_flash is not None:
-        size = board.external(ext_flash) and next(m.size_bytes for m in board.external_memories if m.name == ext_flash)
-        regions.append(Region("EXT_FLASH", machine.ext_flash[0], min(int(size or 0), machine.ext_flash[1]),
+        size = next(m.size_bytes for m in board.external_memories if m.name == ext_flash)
+        regions.append(Region("EXT_FLASH", machine.ext_flash[0], min(size, machine.ext_flash[1]),
                               "ext_flash", ext_flash, False))
         notes.append(f"{ext_flash} stands at 0x{machine.ext_flash[0]:08X}")
     if ext_ram is not None:
