@@ -140,3 +140,15 @@ def test_c_engine_matches_the_runtime(tmp_path: Path, monkeypatch: pytest.Monkey
     want = Interpreter(graph).run([batch])[0]
     assert got.shape == want.shape == (5, 12) and np.array_equal(got, want)
     assert CEngine(graph).library_path == engine.library_path  # cached per model
+
+
+def test_tinyops_kernel_profile_is_derived_from_emulation() -> None:
+    from tinyops.planning.plan import build_plan
+    from tinyops.sim.params import load_params
+    from tinyops.sim.simulator import simulate
+
+    for core in ("M4", "M7", "M33"):
+        params = load_params(core, "tinyops")
+        assert params.status == "derived" and "emulation" in params.source and "QEMU" in params.source
+    plan = build_plan(load_model(VWW), load_board(F746), "internal", kernels="tinyops")
+    assert plan.kernels == "tinyops" and simulate(plan).latency_ms > 0

@@ -25,7 +25,7 @@ from tinyops.memory.reorder import best_order
 from tinyops.memory.tflm_planner import ONLINE, greedy_offsets
 
 PLANNERS = ("tflm", "best")
-KERNEL_LIBRARIES = ("tflm-reference", "cmsis-nn")
+KERNEL_LIBRARIES = ("tflm-reference", "cmsis-nn", "tinyops")
 OFFLINE_METADATA_NAME = "OfflineMemoryAllocation"
 
 

@@ -14,7 +14,7 @@ from tinyops.ir.graph import Op
 
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Op], list[Shape]]
-KERNEL_LIBRARIES = ("tflm-reference", "cmsis-nn")
+KERNEL_LIBRARIES = ("tflm-reference", "cmsis-nn", "tinyops")
 
 
 def _no_macs(op: Op) -> int:

@@ -26,7 +26,7 @@ COEFFICIENTS: tuple[str, ...] = (
     "cycles_per_element",          # pooling, elementwise, activation, data-movement ops
     "cycles_per_op",               # interpreter dispatch + kernel set-up, every op
 )
-KERNEL_LIBRARIES: tuple[str, ...] = ("tflm-reference", "cmsis-nn")
+KERNEL_LIBRARIES: tuple[str, ...] = ("tflm-reference", "cmsis-nn", "tinyops")  # tinyops: our generated C (derived)
 
 
 @dataclass(frozen=True)
