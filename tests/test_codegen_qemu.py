@@ -99,3 +99,19 @@ def test_external_xip_bit_exact(tmp_path: Path) -> None:
     board = load_board(str(small_board(tmp_path)))
     result = verify(graph, board, "qemu-m7", "external-xip", inputs=2, count=False)
     assert result.bit_exact
+
+
+def test_generate_for_the_board_builds_with_the_stm32_dma(tmp_path: Path) -> None:
+    from tinyops.backends.c.driver import generate
+
+    graph = load_model(model_path("vww_mobilenetv1_96_int8"))
+    board = load_board(str(small_board(tmp_path)))
+    result = generate(graph, board, tmp_path / "out", "overlay-v2", build=True)
+    data = result.memory_map
+    assert result.built and data["dma"] == "stm32"
+    elf = data["elf_bytes_by_memory"]
+    assert elf["sdram"] >= data["planned_bytes_by_memory"]["sdram"] and elf["qspi"] == elf["sdram"]
+    assert elf["flash"] <= board.internal_flash.size_bytes
+    assert (tmp_path / "out" / "firmware.elf").is_file() is False  # built in a scratch copy, not shipped
+    symbols = {s["symbol"]: s for s in data["symbols"]}
+    assert symbols["tinyops_arena"]["elf_size_bytes"] == data["prediction"]["arena_bytes"]

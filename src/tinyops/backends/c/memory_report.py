@@ -21,7 +21,7 @@ def elf_totals(memory_map: MemoryMap, sections: list[tuple[str, int, int]]) -> d
     totals: dict[str, int] = {}
     for name, size, address in sections:
         region = _region_of(memory_map, address)
-        if region is None or region.board_memory is None or size == 0:
+        if region is None or region.board_memory is None or size == 0 or name.startswith(".harness"):
             continue
         totals[region.board_memory] = totals.get(region.board_memory, 0) + size
         if name == ".data":
@@ -55,9 +55,11 @@ def report(project: Project, sections: list[tuple[str, int, int]] | None,
         out["sections"] = []
         for name, size, address in sections:
             region = _region_of(memory_map, address)
+            harness = name.startswith(".harness")
             out["sections"].append({"section": name, "address": address, "size_bytes": size,
                                     "region": region.name if region else None,
-                                    "memory": region.board_memory if region else None})
+                                    "memory": region.board_memory if region else None,
+                                    "counted": not harness})
         out["elf_bytes_by_memory"] = elf_totals(memory_map, sections)
     if symbols is not None:
         for entry in out["symbols"]:
@@ -78,7 +80,8 @@ def markdown(data: dict[str, Any]) -> str:
         lines += ["", "## Sections (ELF)", "", "| section | memory | address | size (B) |", "|---|---|---|---:|"]
         for s in data["sections"]:
             if s["size_bytes"]:
-                lines.append(f"| {s['section']} | {s['memory'] or '-'} | 0x{s['address']:08X} | {s['size_bytes']} |")
+                memory = (s["memory"] or "-") + ("" if s.get("counted", True) else " (test vectors, not counted)")
+                lines.append(f"| {s['section']} | {memory} | 0x{s['address']:08X} | {s['size_bytes']} |")
         lines += ["", "| memory | planned symbols (B) | ELF (B) |", "|---|---:|---:|"]
         for memory in sorted(set(data["planned_bytes_by_memory"]) | set(data.get("elf_bytes_by_memory", {}))):
             lines.append(f"| {memory} | {data['planned_bytes_by_memory'].get(memory, 0)} | "

@@ -390,7 +390,7 @@ CORE_FLAGS ?= {cflags}
 DMA ?= {dma}
 LDSCRIPT ?= tinyops.ld
 OPT ?= -O2
-DEFS ?=
+DEFS ?= -DTINYOPS_HARNESS_REGION
 WARN = -Wall -Wextra -Werror
 SRCS = model.c main.c test_data.c $(wildcard kernels/*.c)
 CFLAGS = $(CORE_FLAGS) -std=c99 $(OPT) $(WARN) -ffunction-sections -fdata-sections -I. -Ikernels $(DEFS)

@@ -144,7 +144,8 @@ def board_map(board: Board) -> MemoryMap:
         if m.base is None or not m.memory_mapped:
             continue
         role: Role = "ext_flash" if m.name == ext_flash else "ext_ram" if m.name == ext_ram else "other"
-        regions.append(Region(_c_name(m.name), m.base, m.size_bytes, role, m.name, role != "ext_flash"))
+        name = {"ext_flash": "EXT_FLASH", "ext_ram": "EXT_RAM"}.get(role, _c_name(m.name))
+        regions.append(Region(name, m.base, m.size_bytes, role, m.name, role != "ext_flash", description=m.name))
     notes = (f"RAM is the SRAM run {' + '.join(members)} holding the arena",
              f"FLASH origin 0x{STM32_FLASH_BASE:08X} assumes an STM32 (the board file gives no flash address)")
     return MemoryMap("board", board.core, tuple(regions), CORE_FLAGS[board.core], notes=notes)
