@@ -62,6 +62,13 @@ def report(project: Project, sections: list[tuple[str, int, int]] | None,
                                     "counted": not harness})
         out["elf_bytes_by_memory"] = elf_totals(memory_map, sections)
     if symbols is not None:
+        listed = []
+        for symbol, (address, size) in sorted(symbols.items(), key=lambda kv: kv[1][0]):
+            region = _region_of(memory_map, address)
+            if size and region is not None:
+                listed.append({"symbol": symbol, "address": address, "size_bytes": size,
+                               "memory": region.board_memory, "region": region.name})
+        out["elf_symbols"] = listed  # every sized symbol of the ELF (code and data)
         for entry in out["symbols"]:
             found = symbols.get(entry["symbol"])
             entry["address"] = found[0] if found else None
@@ -92,6 +99,11 @@ def markdown(data: dict[str, Any]) -> str:
         address = f"0x{s['address']:08X}" if s.get("address") is not None else "-"
         lines.append(f"| {s['symbol']} | {s['what']} | {s['memory']} | {s['section']} | {s['size_bytes']} | {address} | "
                      f"{s.get('elf_size_bytes') if s.get('elf_size_bytes') is not None else '-'} |")
+    if data.get("elf_symbols"):
+        lines += ["", "## Every sized symbol of the ELF", "", "| symbol | memory | address | size (B) |",
+                  "|---|---|---|---:|"]
+        for s in data["elf_symbols"]:
+            lines.append(f"| {s['symbol']} | {s['memory'] or '(harness)'} | 0x{s['address']:08X} | {s['size_bytes']} |")
     lines += ["", "Prediction: " + ", ".join(f"{k} = {v}" for k, v in data["prediction"].items()), ""]
     return "\n".join(lines)
 
