@@ -8,7 +8,6 @@ Nothing runs at generation time: the caller (``generate``/``verify``) builds and
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyops.backends.c.carrays import C_TYPES, c_array, c_identifier
+from tinyops.backends.c.carrays import C_TYPES, c_array
 from tinyops.backends.c.emit import StepCode, emit_step
 from tinyops.backends.c.linker import STACK_BYTES, linker_script
 from tinyops.backends.c.plan_view import DeploymentView, PartitionView, StepView
@@ -53,10 +52,6 @@ class Project:
     extra_scratch_bytes: int
     inputs: list[list[np.ndarray]] = field(default_factory=list)
     expected: list[list[np.ndarray]] = field(default_factory=list)
-
-    @property
-    def op_steps(self) -> list[StepView]:
-        return self.view.steps
 
 
 def _c_type(tensor: Tensor) -> str:
@@ -153,7 +148,7 @@ def _scratch_expr(step: StepView, needed_bytes: int, extra: list[int]) -> str:
     return "(void *)tinyops_scratch"
 
 
-def render_model(view: DeploymentView, dma: str,
+def render_model(view: DeploymentView,
                  drop_wait: int | None = None) -> tuple[dict[str, str], list[PlacedSymbol], int]:
     """model.h and model.c; placed symbols; bytes of scratch outside the arena."""
     graph = view.graph.main
@@ -441,7 +436,7 @@ def kernel_files() -> dict[str, bytes]:
 
 def build_project(view: DeploymentView, memory_map: MemoryMap, dma: str, inputs: list[list[np.ndarray]],
                   expected: list[list[np.ndarray]], drop_wait: int | None = None) -> Project:
-    sources, symbols, scratch_bytes = render_model(view, dma, drop_wait)
+    sources, symbols, scratch_bytes = render_model(view, drop_wait)
     graph = view.graph.main
     files: dict[str, bytes] = {name: text.encode() for name, text in sources.items()}
     files["tinyops_sections.h"] = SECTIONS_H.encode()
@@ -488,5 +483,4 @@ def symbols_json(symbols: list[PlacedSymbol]) -> list[dict[str, Any]]:
              "size_bytes": s.size_bytes} for s in symbols]
 
 
-__all__ = ["Project", "PlacedSymbol", "build_project", "write_project", "render_model", "symbols_json",
-           "c_identifier", "json"]
+__all__ = ["Project", "PlacedSymbol", "build_project", "write_project", "render_model", "symbols_json"]
