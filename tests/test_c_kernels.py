@@ -209,7 +209,7 @@ def test_filters_are_stored_one_channel_per_row() -> None:
     emitted = emit_ops.emit_op(subgraph, 0, lambda t: "p")
     weights = emitted.filter
     assert weights is not None and weights.rows == 6 and weights.row_elements == 9
-    tflite_layout = np.asarray(subgraph.ops[0].inputs[1].data)  # [1, kh, kw, oc]
+    tflite_layout = np.asarray(subgraph.ops[0].inputs[1].data)  # type: ignore[union-attr]  # [1, kh, kw, oc]
     assert np.array_equal(weights.channel_slice(2, 4).reshape(2, 9), tflite_layout.reshape(9, 6)[:, 2:4].T)
     assert "op0_filter + 18" in emitted.call_range(2, 4, "op0_filter + 18")
     assert emitted.scratch_bytes >= 25  # the zero-point-padded 5x5 input plane

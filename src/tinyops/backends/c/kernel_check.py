@@ -355,7 +355,8 @@ def build_folder(tag: str) -> Path:
 
 # --- synthetic single-op subgraphs (tests, benchmarks) ---------------------------------------------
 
-def quant(scale: float | Sequence[float], zero_point: int | Sequence[int] = 0, axis: int = 0) -> Quantization:
+def quant(scale: float | Sequence[float] | np.ndarray, zero_point: int | Sequence[int] = 0,
+          axis: int = 0) -> Quantization:
     scales = np.atleast_1d(np.asarray(scale, dtype=np.float32))
     zps = np.broadcast_to(np.atleast_1d(np.asarray(zero_point, dtype=np.int64)), scales.shape).copy()
     return Quantization(scale=scales, zero_point=zps, axis=axis)

@@ -10,50 +10,99 @@
 #include "tinyops_kernels.h"
 #include "tinyops_internal.h"
 
+/* Locals instead of p->... everywhere: int8 stores may alias the params struct, so the compiler
+ * would reload every field after each store. */
 static void fill_plane(const tinyops_conv_params *p, const int8_t *in, int32_t channel,
                        int8_t *plane, int32_t plane_h, int32_t plane_w)
 {
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
+    const int32_t pad_top = p->pad_top, pad_left = p->pad_left;
+    const int8_t zp = (int8_t)p->in_zp;
     int32_t r, q;
     for (r = 0; r < plane_h; r++) {
-        const int32_t iy = r - p->pad_top;
+        const int32_t iy = r - pad_top;
         int8_t *row = plane + (size_t)r * plane_w;
-        if (iy < 0 || iy >= p->in_h) {
-            memset(row, p->in_zp, (size_t)plane_w);
+        if (iy < 0 || iy >= in_h) {
+            memset(row, zp, (size_t)plane_w);
             continue;
         }
         {
-            const int8_t *src = in + (size_t)iy * p->in_w * p->in_c + channel;
-            for (q = 0; q < plane_w; q++) {
-                const int32_t ix = q - p->pad_left;
-                row[q] = (ix < 0 || ix >= p->in_w) ? (int8_t)p->in_zp : src[(size_t)ix * p->in_c];
+            const int8_t *src = in + (size_t)iy * in_w * in_c + channel;
+            const int32_t left = pad_left < plane_w ? pad_left : plane_w;
+            const int32_t stop = pad_left + in_w < plane_w ? pad_left + in_w : plane_w;
+            for (q = 0; q < left; q++) {
+                row[q] = zp;
+            }
+            for (; q < stop; q++) {
+                row[q] = src[(size_t)(q - pad_left) * in_c];
+            }
+            for (; q < plane_w; q++) {
+                row[q] = zp;
             }
         }
     }
 }
 
-static inline int8_t finish(int32_t acc, int32_t mult, int32_t shift, const tinyops_conv_params *p)
+typedef struct {
+    int32_t out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min, act_max;
+} out_geometry;
+
+static inline int8_t finish(int32_t acc, int32_t mult, int32_t shift, const out_geometry *g)
 {
-    return (int8_t)tinyops_clamp(tinyops_requant(acc, mult, shift) + p->out_zp, p->act_min,
-                                 p->act_max);
+    return (int8_t)tinyops_clamp(tinyops_requant(acc, mult, shift) + g->out_zp, g->act_min,
+                                 g->act_max);
 }
 
-static void channel_generic(const tinyops_conv_params *p, const int8_t *plane, int32_t plane_w,
-                            const int8_t *w, int32_t bias, int32_t mult, int32_t shift,
-                            int8_t *out, int32_t oc)
+__attribute__((noinline)) static void channel_generic(const tinyops_conv_params *p,
+                                                     const int8_t *plane, int32_t plane_w,
+                                                     const int8_t *w, int32_t bias, int32_t mult,
+                                                     int32_t shift, int8_t *out, int32_t oc)
 {
+    const out_geometry g = {p->out_h, p->out_w, p->out_c, p->stride_h, p->stride_w,
+                            p->out_zp, p->act_min, p->act_max};
+    const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w;
     int32_t oy, ox, ky, kx;
-    for (oy = 0; oy < p->out_h; oy++) {
-        for (ox = 0; ox < p->out_w; ox++) {
-            const int8_t *window = plane + (size_t)oy * p->stride_h * plane_w + ox * p->stride_w;
+    for (oy = 0; oy < g.out_h; oy++) {
+        for (ox = 0; ox < g.out_w; ox++) {
+            const int8_t *window = plane + (size_t)oy * g.stride_h * plane_w + ox * g.stride_w;
             int32_t acc = bias;
-            for (ky = 0; ky < p->k_h; ky++) {
-                const int8_t *row = window + (size_t)ky * p->dil_h * plane_w;
-                const int8_t *taps = w + ky * p->k_w;
-                for (kx = 0; kx < p->k_w; kx++) {
-                    acc += taps[kx] * row[kx * p->dil_w];
+            for (ky = 0; ky < k_h; ky++) {
+                const int8_t *row = window + (size_t)ky * dil_h * plane_w;
+                const int8_t *taps = w + ky * k_w;
+                for (kx = 0; kx < k_w; kx++) {
+                    acc += taps[kx] * row[kx * dil_w];
                 }
             }
-            out[((size_t)oy * p->out_w + ox) * p->out_c + oc] = finish(acc, mult, shift, p);
+            out[((size_t)oy * g.out_w + ox) * g.out_c + oc] = finish(acc, mult, shift, &g);
+        }
+    }
+}
+
+/* 3x3 without dilation, any stride: the nine taps held in registers. */
+__attribute__((noinline)) static void channel_3x3(const tinyops_conv_params *p,
+                                                 const int8_t *plane, int32_t plane_w,
+                                                 const int8_t *w, int32_t bias, int32_t mult,
+                                                 int32_t shift, int8_t *out, int32_t oc)
+{
+    const out_geometry g = {p->out_h, p->out_w, p->out_c, p->stride_h, p->stride_w,
+                            p->out_zp, p->act_min, p->act_max};
+    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
+                  w7 = w[7], w8 = w[8];
+    const int32_t sw = g.stride_w;
+    int32_t oy, ox;
+    for (oy = 0; oy < g.out_h; oy++) {
+        const int8_t *r0 = plane + (size_t)oy * g.stride_h * plane_w;
+        const int8_t *r1 = r0 + plane_w;
+        const int8_t *r2 = r1 + plane_w;
+        int8_t *dst = out + (size_t)oy * g.out_w * g.out_c + oc;
+        for (ox = 0; ox < g.out_w; ox++) {
+            const int32_t acc = bias + w0 * r0[0] + w1 * r0[1] + w2 * r0[2] + w3 * r1[0] +
+                                w4 * r1[1] + w5 * r1[2] + w6 * r2[0] + w7 * r2[1] + w8 * r2[2];
+            *dst = finish(acc, mult, shift, &g);
+            dst += g.out_c;
+            r0 += sw;
+            r1 += sw;
+            r2 += sw;
         }
     }
 }
@@ -67,40 +116,48 @@ static inline int32_t pack16(int32_t low, int32_t high)
 /* 3x3, stride 1, dilation 1: outputs ox and ox+1 from bytes x0..x3 of each window row:
  * out[ox] = w0 x0 + w1 x1 + w2 x2 = (x0,x2).(w0,w2) + (x1,x3).(w1,0)
  * out[ox+1] = w0 x1 + w1 x2 + w2 x3 = (x1,x3).(w0,w2) + (x0,x2).(0,w1). */
-static void channel_3x3_dsp(const tinyops_conv_params *p, const int8_t *plane, int32_t plane_w,
-                            const int8_t *w, int32_t bias, int32_t mult, int32_t shift,
-                            int8_t *out, int32_t oc)
+__attribute__((noinline)) static void channel_3x3_dsp(const tinyops_conv_params *p,
+                                                     const int8_t *plane, int32_t plane_w,
+                                                     const int8_t *w, int32_t bias, int32_t mult,
+                                                     int32_t shift, int8_t *out, int32_t oc)
 {
-    int32_t w02[3], w1l[3], w1h[3];
+    const out_geometry g = {p->out_h, p->out_w, p->out_c, p->stride_h, p->stride_w,
+                            p->out_zp, p->act_min, p->act_max};
+    const int32_t w02_0 = pack16(w[0], w[2]), w1l_0 = pack16(w[1], 0), w1h_0 = pack16(0, w[1]);
+    const int32_t w02_1 = pack16(w[3], w[5]), w1l_1 = pack16(w[4], 0), w1h_1 = pack16(0, w[4]);
+    const int32_t w02_2 = pack16(w[6], w[8]), w1l_2 = pack16(w[7], 0), w1h_2 = pack16(0, w[7]);
     int32_t oy, ox, ky;
-    for (ky = 0; ky < 3; ky++) {
-        w02[ky] = pack16(w[3 * ky], w[3 * ky + 2]);
-        w1l[ky] = pack16(w[3 * ky + 1], 0);
-        w1h[ky] = pack16(0, w[3 * ky + 1]);
-    }
-    for (oy = 0; oy < p->out_h; oy++) {
+    for (oy = 0; oy < g.out_h; oy++) {
         const int8_t *rows = plane + (size_t)oy * plane_w;
-        int8_t *dst = out + (size_t)oy * p->out_w * p->out_c + oc;
-        for (ox = 0; ox + 2 <= p->out_w; ox += 2) {
-            int32_t a = bias, b = bias;
-            for (ky = 0; ky < 3; ky++) {
-                const int32_t x = tinyops_read32(rows + (size_t)ky * plane_w + ox);
-                const int32_t even = __sxtb16(x), odd = tinyops_sxtb16_ror8(x);
-                a = __smlad(even, w02[ky], a);
-                a = __smlad(odd, w1l[ky], a);
-                b = __smlad(odd, w02[ky], b);
-                b = __smlad(even, w1h[ky], b);
-            }
-            dst[(size_t)ox * p->out_c] = finish(a, mult, shift, p);
-            dst[(size_t)(ox + 1) * p->out_c] = finish(b, mult, shift, p);
+        int8_t *dst = out + (size_t)oy * g.out_w * g.out_c + oc;
+        for (ox = 0; ox + 2 <= g.out_w; ox += 2) {
+            const int32_t x0 = tinyops_read32(rows + ox);
+            const int32_t x1 = tinyops_read32(rows + plane_w + ox);
+            const int32_t x2 = tinyops_read32(rows + 2 * plane_w + ox);
+            const int32_t e0 = __sxtb16(x0), o0 = tinyops_sxtb16_ror8(x0);
+            const int32_t e1 = __sxtb16(x1), o1 = tinyops_sxtb16_ror8(x1);
+            const int32_t e2 = __sxtb16(x2), o2 = tinyops_sxtb16_ror8(x2);
+            int32_t a = __smlad(e0, w02_0, bias), b = __smlad(o0, w02_0, bias);
+            a = __smlad(o0, w1l_0, a);
+            b = __smlad(e0, w1h_0, b);
+            a = __smlad(e1, w02_1, a);
+            b = __smlad(o1, w02_1, b);
+            a = __smlad(o1, w1l_1, a);
+            b = __smlad(e1, w1h_1, b);
+            a = __smlad(e2, w02_2, a);
+            b = __smlad(o2, w02_2, b);
+            a = __smlad(o2, w1l_2, a);
+            b = __smlad(e2, w1h_2, b);
+            dst[(size_t)ox * g.out_c] = finish(a, mult, shift, &g);
+            dst[(size_t)(ox + 1) * g.out_c] = finish(b, mult, shift, &g);
         }
-        if (ox < p->out_w) {
+        if (ox < g.out_w) {
             int32_t a = bias;
             for (ky = 0; ky < 3; ky++) {
                 const int8_t *row = rows + (size_t)ky * plane_w + ox;
                 a += w[3 * ky] * row[0] + w[3 * ky + 1] * row[1] + w[3 * ky + 2] * row[2];
             }
-            dst[(size_t)ox * p->out_c] = finish(a, mult, shift, p);
+            dst[(size_t)ox * g.out_c] = finish(a, mult, shift, &g);
         }
     }
 }
@@ -116,9 +173,9 @@ void tinyops_depthwise_s8(const tinyops_conv_params *p, const int8_t *input, con
     const int32_t m = p->depth_multiplier;
     int8_t *plane = (int8_t *)scratch;
     int32_t b, c, j;
+    const int three = p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1;
 #if TINYOPS_DSP
-    const int fast = p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
-                     p->dil_h == 1 && p->dil_w == 1;
+    const int fast = three && p->stride_h == 1 && p->stride_w == 1;
 #endif
     for (b = 0; b < p->batches; b++) {
         const int8_t *in = input + (size_t)b * p->in_h * p->in_w * p->in_c;
@@ -138,7 +195,11 @@ void tinyops_depthwise_s8(const tinyops_conv_params *p, const int8_t *input, con
                     continue;
                 }
 #endif
-                channel_generic(p, plane, plane_w, w, bias[oc], mult[oc], shift[oc], out, oc);
+                if (three) {
+                    channel_3x3(p, plane, plane_w, w, bias[oc], mult[oc], shift[oc], out, oc);
+                } else {
+                    channel_generic(p, plane, plane_w, w, bias[oc], mult[oc], shift[oc], out, oc);
+                }
             }
         }
     }

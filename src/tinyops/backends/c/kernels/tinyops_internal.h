@@ -47,26 +47,18 @@ static inline int32_t tinyops_mbqm(int32_t x, int32_t mult, int32_t shift)
     return tinyops_rdbp(tinyops_srdhm(scaled, mult), right);
 }
 
-/* The same value for multipliers >= 0 (all TFLite produces) with one 64-bit rounding step:
- * SRDHM's result h = floor((x*M + 2^30) / 2^31), and RoundingDivideByPOT(h, r) =
- * floor((h + 2^(r-1) - [h < 0]) / 2^r); nested floors of integer steps collapse, and h < 0
- * exactly when x*M < -2^30. Left shifts take the general path. */
+/* The same value for multipliers >= 0 (all TFLite produces) and shifts <= 0, in fewer
+ * instructions: SRDHM's nudge-and-truncate equals floor((x*M + 2^30) / 2^31) (no saturation: M is
+ * never INT32_MIN), a 64-bit add and a shift by the constant 31. Left shifts take the general
+ * path. */
 static inline int32_t tinyops_requant(int32_t x, int32_t mult, int32_t shift)
 {
-    if (shift > 0) {
+    if (__builtin_expect(shift > 0, 0)) {
         return tinyops_mbqm(x, mult, shift);
     }
     {
-        const int32_t right = -shift;
-        const int64_t product = (int64_t)x * mult;
-        int64_t round = (int64_t)1 << 30;
-        if (right > 0) {
-            round += (int64_t)1 << (30 + right);
-            if (product < -((int64_t)1 << 30)) {
-                round -= (int64_t)1 << 31;
-            }
-        }
-        return (int32_t)((product + round) >> (31 + right));
+        const int32_t high = (int32_t)(((int64_t)x * mult + ((int64_t)1 << 30)) >> 31);
+        return tinyops_rdbp(high, -shift);
     }
 }
 
