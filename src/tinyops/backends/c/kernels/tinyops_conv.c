@@ -1,50 +1,108 @@
 /* CONV_2D (int8, per-channel) and the matrix core it shares with FULLY_CONNECTED.
  *
  * Work is done two output pixels by two output channels at a time (four accumulators), so each
- * filter and input load feeds two multiply-accumulates; the DSP path turns four int8 pairs into
- * halfword pairs with SXTB16 and accumulates them with SMLAD (two MACs per instruction).
- * Pixels that need gathering (k x k windows, strides, padding) are copied into an im2col scratch
- * of two pixels, padded taps holding the input zero point (the bias is folded, see the header).
+ * filter and input load feeds two multiply-accumulates. Pixels are first copied to scratch (an
+ * im2col window for k x k / strided / padded convolutions, padded taps holding the input zero
+ * point since the bias is folded; the plain pixel for 1x1), which is also what makes the
+ * pointwise in-place layout safe.
+ * DSP path: the two pixels are widened once to halfword pairs, interleaved per four values
+ * ([x0(0),x0(2)] [x0(1),x0(3)] [x1(0),x1(2)] [x1(1),x1(3)] ...), the order SXTB16 and its
+ * rotated form give the filter bytes, so each group of four values costs two LDRD, two filter
+ * LDR, four SXTB16 and eight SMLAD (sixteen MACs).
  */
 #include "tinyops_kernels.h"
 #include "tinyops_internal.h"
 
-static inline void store(int8_t *out, int32_t acc, int32_t mult, int32_t shift, int32_t out_zp,
-                         int32_t act_min, int32_t act_max)
+#if TINYOPS_DSP
+/* Scratch layout: int8 area of two pixels (2*depth, rounded to 8), then the widened area. */
+static int32_t int8_area(int32_t depth)
 {
-    *out = (int8_t)tinyops_clamp(tinyops_requant(acc, mult, shift) + out_zp, act_min, act_max);
+    return (2 * depth + 7) & ~7;
 }
 
-/* acc[0..3] += (x0.w0, x1.w0, x0.w1, x1.w1) over depth values. */
-static inline void dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0, const int8_t *w1,
-                           int32_t depth, int32_t *acc)
+static void widen_pair(const int8_t *x0, const int8_t *x1, int32_t depth, int32_t *dst)
+{
+    int16_t *tail;
+    int32_t i;
+    for (i = 0; i + 4 <= depth; i += 4) {
+        const int32_t a = tinyops_read32(x0 + i), b = tinyops_read32(x1 + i);
+        dst[0] = __sxtb16(a);
+        dst[1] = tinyops_sxtb16_ror8(a);
+        dst[2] = __sxtb16(b);
+        dst[3] = tinyops_sxtb16_ror8(b);
+        dst += 4;
+    }
+    tail = (int16_t *)dst;
+    for (; i < depth; i++) {
+        *tail++ = x0[i];
+        *tail++ = x1[i];
+    }
+}
+
+/* acc[0..3] = (x0.w0, x1.w0, x0.w1, x1.w1) added to their values; w1 = w0 + depth.
+ * The loop is written in assembly because it needs all fourteen usable registers (four
+ * accumulators, four widened input words, two filter temporaries, four pointers); compiled C
+ * spilled two of them inside the loop. 18 instructions per 16 MACs. TINYOPS_NO_ASM or an
+ * unoptimized build uses the C loop (same results). */
+static inline void dot_wide_2x2(const int32_t *xw, const int8_t *w0, int32_t depth, int32_t *acc)
 {
     int32_t a00 = acc[0], a10 = acc[1], a01 = acc[2], a11 = acc[3];
-    int32_t i = 0;
-#if TINYOPS_DSP
-    for (; i + 4 <= depth; i += 4) {
-        const int32_t xa = tinyops_read32(x0 + i), xb = tinyops_read32(x1 + i);
-        const int32_t wa = tinyops_read32(w0 + i), wb = tinyops_read32(w1 + i);
-        const int32_t xa_even = __sxtb16(xa), xa_odd = tinyops_sxtb16_ror8(xa);
-        const int32_t xb_even = __sxtb16(xb), xb_odd = tinyops_sxtb16_ror8(xb);
-        const int32_t wa_even = __sxtb16(wa), wa_odd = tinyops_sxtb16_ror8(wa);
-        const int32_t wb_even = __sxtb16(wb), wb_odd = tinyops_sxtb16_ror8(wb);
-        a00 = __smlad(xa_even, wa_even, a00);
-        a00 = __smlad(xa_odd, wa_odd, a00);
-        a10 = __smlad(xb_even, wa_even, a10);
-        a10 = __smlad(xb_odd, wa_odd, a10);
-        a01 = __smlad(xa_even, wb_even, a01);
-        a01 = __smlad(xa_odd, wb_odd, a01);
-        a11 = __smlad(xb_even, wb_even, a11);
-        a11 = __smlad(xb_odd, wb_odd, a11);
+    const int8_t *end = w0 + (depth & ~3);
+    const int16_t *tail;
+#if defined(__OPTIMIZE__) && !defined(TINYOPS_NO_ASM)
+    if (w0 != end) {
+        int32_t x0e, x0o, x1e, x1o, wv, t0;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd %[x0e], %[x0o], [%[xw]], #8\n\t"
+            "ldrd %[x1e], %[x1o], [%[xw]], #8\n\t"
+            "ldr %[wv], [%[w], %[depth]]\n\t"
+            "sxtb16 %[t0], %[wv]\n\t"
+            "sxtb16 %[wv], %[wv], ror #8\n\t"
+            "smlad %[a01], %[x0e], %[t0], %[a01]\n\t"
+            "smlad %[a11], %[x1e], %[t0], %[a11]\n\t"
+            "smlad %[a01], %[x0o], %[wv], %[a01]\n\t"
+            "smlad %[a11], %[x1o], %[wv], %[a11]\n\t"
+            "ldr %[wv], [%[w]], #4\n\t"
+            "sxtb16 %[t0], %[wv]\n\t"
+            "sxtb16 %[wv], %[wv], ror #8\n\t"
+            "smlad %[a00], %[x0e], %[t0], %[a00]\n\t"
+            "smlad %[a10], %[x1e], %[t0], %[a10]\n\t"
+            "smlad %[a00], %[x0o], %[wv], %[a00]\n\t"
+            "smlad %[a10], %[x1o], %[wv], %[a10]\n\t"
+            "cmp %[w], %[end]\n\t"
+            "bne 1b\n\t"
+            : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11),
+              [xw] "+r"(xw), [w] "+r"(w0), [x0e] "=&r"(x0e), [x0o] "=&r"(x0o),
+              [x1e] "=&r"(x1e), [x1o] "=&r"(x1o), [wv] "=&r"(wv), [t0] "=&r"(t0)
+            : [depth] "r"(depth), [end] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    /* Unoptimized builds keep a frame pointer: too few registers for the assembly loop. */
+    while (w0 != end) {
+        const int32_t wa = tinyops_read32(w0), wb = tinyops_read32(w0 + depth);
+        const int32_t wa_e = __sxtb16(wa), wa_o = tinyops_sxtb16_ror8(wa);
+        const int32_t wb_e = __sxtb16(wb), wb_o = tinyops_sxtb16_ror8(wb);
+        a00 = __smlad(xw[0], wa_e, a00);
+        a00 = __smlad(xw[1], wa_o, a00);
+        a10 = __smlad(xw[2], wa_e, a10);
+        a10 = __smlad(xw[3], wa_o, a10);
+        a01 = __smlad(xw[0], wb_e, a01);
+        a01 = __smlad(xw[1], wb_o, a01);
+        a11 = __smlad(xw[2], wb_e, a11);
+        a11 = __smlad(xw[3], wb_o, a11);
+        xw += 4;
+        w0 += 4;
     }
 #endif
-    for (; i < depth; i++) {
-        const int32_t va = x0[i], vb = x1[i], wa = w0[i], wb = w1[i];
-        a00 += va * wa;
-        a10 += vb * wa;
-        a01 += va * wb;
-        a11 += vb * wb;
+    tail = (const int16_t *)xw;
+    for (; w0 != end + (depth & 3); w0++, tail += 2) {
+        const int32_t wa = w0[0], wb = w0[depth];
+        a00 += tail[0] * wa;
+        a10 += tail[1] * wa;
+        a01 += tail[0] * wb;
+        a11 += tail[1] * wb;
     }
     acc[0] = a00;
     acc[1] = a10;
@@ -52,61 +110,145 @@ static inline void dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
     acc[3] = a11;
 }
 
-/* acc[0..1] += (x0.w, x1.w). */
-static inline void dot_2x1(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t depth,
-                           int32_t *acc)
+/* One pixel (the first of the widened pair) against two filter rows: acc[0] += x0.w0,
+ * acc[2] += x0.w1 (single-row fully connected layers, odd last pixels). */
+static inline void dot_wide_1x2(const int32_t *xw, const int8_t *w0, int32_t depth, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[2];
+    const int8_t *end = w0 + (depth & ~3);
+    const int16_t *tail;
+    while (w0 != end) {
+        const int32_t x0e = xw[0], x0o = xw[1];
+        const int32_t wa = tinyops_read32(w0), wb = tinyops_read32(w0 + depth);
+        a00 = __smlad(x0e, __sxtb16(wa), a00);
+        a00 = __smlad(x0o, tinyops_sxtb16_ror8(wa), a00);
+        a01 = __smlad(x0e, __sxtb16(wb), a01);
+        a01 = __smlad(x0o, tinyops_sxtb16_ror8(wb), a01);
+        xw += 4;
+        w0 += 4;
+    }
+    tail = (const int16_t *)xw;
+    for (; w0 != end + (depth & 3); w0++, tail += 2) {
+        a00 += tail[0] * w0[0];
+        a01 += tail[0] * w0[depth];
+    }
+    acc[0] = a00;
+    acc[2] = a01;
+}
+
+static inline void dot_wide_2x1(const int32_t *xw, const int8_t *w, int32_t depth, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1];
-    int32_t i = 0;
-#if TINYOPS_DSP
-    for (; i + 4 <= depth; i += 4) {
-        const int32_t xa = tinyops_read32(x0 + i), xb = tinyops_read32(x1 + i);
-        const int32_t wv = tinyops_read32(w + i);
-        const int32_t w_even = __sxtb16(wv), w_odd = tinyops_sxtb16_ror8(wv);
-        a0 = __smlad(__sxtb16(xa), w_even, a0);
-        a0 = __smlad(tinyops_sxtb16_ror8(xa), w_odd, a0);
-        a1 = __smlad(__sxtb16(xb), w_even, a1);
-        a1 = __smlad(tinyops_sxtb16_ror8(xb), w_odd, a1);
+    const int8_t *end = w + (depth & ~3);
+    const int16_t *tail;
+    while (w != end) {
+        const int32_t wv = tinyops_read32(w);
+        const int32_t w_e = __sxtb16(wv), w_o = tinyops_sxtb16_ror8(wv);
+        a0 = __smlad(xw[0], w_e, a0);
+        a0 = __smlad(xw[1], w_o, a0);
+        a1 = __smlad(xw[2], w_e, a1);
+        a1 = __smlad(xw[3], w_o, a1);
+        xw += 4;
+        w += 4;
     }
-#endif
-    for (; i < depth; i++) {
-        const int32_t wv = w[i];
-        a0 += x0[i] * wv;
-        a1 += x1[i] * wv;
+    tail = (const int16_t *)xw;
+    for (; w != end + (depth & 3); w++, tail += 2) {
+        a0 += tail[0] * w[0];
+        a1 += tail[1] * w[0];
     }
     acc[0] = a0;
     acc[1] = a1;
 }
+#endif
 
-void tinyops_internal_pixels_s8(const int8_t *x0, const int8_t *x1, int32_t depth,
-                                const int8_t *filter, const int32_t *bias, const int32_t *mult,
-                                const int32_t *shift, int8_t *out0, int8_t *out1,
-                                int32_t oc_start, int32_t oc_stop, int32_t out_zp,
-                                int32_t act_min, int32_t act_max)
+/* Output channels oc_start..oc_stop-1 of one or two pixels whose input vectors are x0 and x1
+ * (x1 == x0 when out1 is NULL), or, on DSP cores, their widened pair at xw. */
+static void two_pixels(const int8_t *x0, const int8_t *x1, const int32_t *xw, int32_t depth,
+                       const int8_t *filter, const tinyops_stage *st, int8_t *out0, int8_t *out1,
+                       int32_t oc_start, int32_t oc_stop)
 {
+    const int32_t *bias = st->bias, *mult = st->mult, *shift = st->shift;
+    const int32_t zp = st->out_zp, lo = st->act_min, hi = st->act_max, small = st->acc_small;
     const int8_t *w = filter;
     int32_t oc = oc_start;
     for (; oc + 2 <= oc_stop; oc += 2, w += 2 * depth) {
+        const int32_t m0 = mult[oc], s0 = shift[oc], m1 = mult[oc + 1], s1 = shift[oc + 1];
         int32_t acc[4];
         acc[0] = acc[1] = bias[oc];
         acc[2] = acc[3] = bias[oc + 1];
-        dot_2x2(x0, x1, w, w + depth, depth, acc);
-        store(out0 + oc, acc[0], mult[oc], shift[oc], out_zp, act_min, act_max);
-        store(out0 + oc + 1, acc[2], mult[oc + 1], shift[oc + 1], out_zp, act_min, act_max);
+#if TINYOPS_DSP
+        (void)x0;
+        (void)x1;
         if (out1 != NULL) {
-            store(out1 + oc, acc[1], mult[oc], shift[oc], out_zp, act_min, act_max);
-            store(out1 + oc + 1, acc[3], mult[oc + 1], shift[oc + 1], out_zp, act_min, act_max);
+            dot_wide_2x2(xw, w, depth, acc);
+        } else {
+            dot_wide_1x2(xw, w, depth, acc);
+        }
+#else
+        {
+            const int8_t *wb = w + depth;
+            int32_t i;
+            (void)xw;
+            for (i = 0; i < depth; i++) {
+                const int32_t va = x0[i], vb = x1[i], wa = w[i], wv = wb[i];
+                acc[0] += va * wa;
+                acc[1] += vb * wa;
+                acc[2] += va * wv;
+                acc[3] += vb * wv;
+            }
+        }
+#endif
+        out0[oc] = tinyops_out8(acc[0], m0, s0, small, zp, lo, hi);
+        out0[oc + 1] = tinyops_out8(acc[2], m1, s1, small, zp, lo, hi);
+        if (out1 != NULL) {
+            out1[oc] = tinyops_out8(acc[1], m0, s0, small, zp, lo, hi);
+            out1[oc + 1] = tinyops_out8(acc[3], m1, s1, small, zp, lo, hi);
         }
     }
     if (oc < oc_stop) {
+        const int32_t m0 = mult[oc], s0 = shift[oc];
         int32_t acc[2];
         acc[0] = acc[1] = bias[oc];
-        dot_2x1(x0, x1, w, depth, acc);
-        store(out0 + oc, acc[0], mult[oc], shift[oc], out_zp, act_min, act_max);
+#if TINYOPS_DSP
+        dot_wide_2x1(xw, w, depth, acc);
+#else
+        {
+            int32_t i;
+            for (i = 0; i < depth; i++) {
+                acc[0] += x0[i] * w[i];
+                acc[1] += x1[i] * w[i];
+            }
+        }
+#endif
+        out0[oc] = tinyops_out8(acc[0], m0, s0, small, zp, lo, hi);
         if (out1 != NULL) {
-            store(out1 + oc, acc[1], mult[oc], shift[oc], out_zp, act_min, act_max);
+            out1[oc] = tinyops_out8(acc[1], m0, s0, small, zp, lo, hi);
         }
     }
+}
+
+/* Copies (portable) or widens (DSP) the two input vectors into scratch, then computes them. */
+static void staged_pair(const int8_t *x0, const int8_t *x1, int32_t depth, const int8_t *filter,
+                        const tinyops_stage *st, int8_t *out0, int8_t *out1, uint8_t *scratch,
+                        int32_t oc_start, int32_t oc_stop, int copy)
+{
+#if TINYOPS_DSP
+    int32_t *wide = (int32_t *)(void *)(scratch + int8_area(depth));
+    (void)copy;
+    widen_pair(x0, x1, depth, wide);
+    two_pixels(x0, x1, wide, depth, filter, st, out0, out1, oc_start, oc_stop);
+#else
+    int8_t *cols = (int8_t *)scratch;
+    if (copy) {
+        memcpy(cols, x0, (size_t)depth);
+        if (x1 != x0) {
+            memcpy(cols + depth, x1, (size_t)depth);
+        }
+        x1 = x1 != x0 ? cols + depth : cols;
+        x0 = cols;
+    }
+    two_pixels(x0, x1, NULL, depth, filter, st, out0, out1, oc_start, oc_stop);
+#endif
 }
 
 static int overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
@@ -116,10 +258,8 @@ static int overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes
 }
 
 void tinyops_internal_rows_s8(int32_t rows, int32_t depth, int32_t units, const int8_t *input,
-                              const int8_t *filter, const int32_t *bias, const int32_t *mult,
-                              const int32_t *shift, int8_t *output, int8_t *scratch,
-                              int32_t oc_start, int32_t oc_stop, int32_t out_zp,
-                              int32_t act_min, int32_t act_max)
+                              const int8_t *filter, const tinyops_stage *st, int8_t *output,
+                              void *scratch, int32_t oc_start, int32_t oc_stop)
 {
     const int in_place = overlaps(input, (size_t)rows * depth, output, (size_t)rows * units);
     /* In place, outputs wider than inputs walk backward (see the header). */
@@ -129,16 +269,10 @@ void tinyops_internal_rows_s8(int32_t rows, int32_t depth, int32_t units, const 
         const int32_t count = rows - done >= 2 ? 2 : 1;
         const int32_t first = backward ? rows - done - count : done;
         const int8_t *x0 = input + (size_t)first * depth;
-        const int8_t *x1 = count == 2 ? x0 + depth : x0;
         int8_t *out0 = output + (size_t)first * units;
-        if (in_place) {
-            memcpy(scratch, x0, (size_t)count * depth);
-            x0 = scratch;
-            x1 = count == 2 ? scratch + depth : scratch;
-        }
-        tinyops_internal_pixels_s8(x0, x1, depth, filter, bias, mult, shift, out0,
-                                   count == 2 ? out0 + units : NULL, oc_start, oc_stop, out_zp,
-                                   act_min, act_max);
+        staged_pair(x0, count == 2 ? x0 + depth : x0, depth, filter, st, out0,
+                    count == 2 ? out0 + units : NULL, (uint8_t *)scratch, oc_start, oc_stop,
+                    in_place);
         done += count;
     }
 }
@@ -172,12 +306,12 @@ void tinyops_conv_s8(const tinyops_conv_params *p, const int8_t *input, const in
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
                           p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h &&
                           p->out_w == p->in_w;
+    const tinyops_stage st = {bias, mult, shift, p->out_zp, p->act_min, p->act_max, p->acc_small};
     int8_t *cols = (int8_t *)scratch;
     int32_t b, i;
     if (pointwise) {
-        tinyops_internal_rows_s8(p->batches * pixels, depth, p->out_c, input, filter, bias, mult,
-                                 shift, output, cols, oc_start, oc_stop, p->out_zp, p->act_min,
-                                 p->act_max);
+        tinyops_internal_rows_s8(p->batches * pixels, depth, p->out_c, input, filter, &st, output,
+                                 scratch, oc_start, oc_stop);
         return;
     }
     for (b = 0; b < p->batches; b++) {
@@ -189,10 +323,9 @@ void tinyops_conv_s8(const tinyops_conv_params *p, const int8_t *input, const in
             if (two) {
                 im2col_pixel(p, in, (i + 1) / p->out_w, (i + 1) % p->out_w, cols + depth);
             }
-            tinyops_internal_pixels_s8(cols, two ? cols + depth : cols, depth, filter, bias, mult,
-                                       shift, out + (size_t)i * p->out_c,
-                                       two ? out + (size_t)(i + 1) * p->out_c : NULL, oc_start,
-                                       oc_stop, p->out_zp, p->act_min, p->act_max);
+            staged_pair(cols, two ? cols + depth : cols, depth, filter, &st,
+                        out + (size_t)i * p->out_c, two ? out + (size_t)(i + 1) * p->out_c : NULL,
+                        (uint8_t *)scratch, oc_start, oc_stop, 0);
         }
     }
 }

@@ -44,13 +44,18 @@ static void fill_plane(const tinyops_conv_params *p, const int8_t *in, int32_t c
 }
 
 typedef struct {
-    int32_t out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min, act_max;
+    int32_t out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min, act_max, acc_small;
 } out_geometry;
 
 static inline int8_t finish(int32_t acc, int32_t mult, int32_t shift, const out_geometry *g)
 {
-    return (int8_t)tinyops_clamp(tinyops_requant(acc, mult, shift) + g->out_zp, g->act_min,
-                                 g->act_max);
+#if TINYOPS_DSP
+    const int32_t value = g->acc_small ? tinyops_requant_small(acc, mult, shift)
+                                       : tinyops_requant(acc, mult, shift);
+#else
+    const int32_t value = tinyops_requant(acc, mult, shift);
+#endif
+    return (int8_t)tinyops_clamp(value + g->out_zp, g->act_min, g->act_max);
 }
 
 __attribute__((noinline)) static void channel_generic(const tinyops_conv_params *p,
@@ -59,7 +64,7 @@ __attribute__((noinline)) static void channel_generic(const tinyops_conv_params 
                                                      int32_t shift, int8_t *out, int32_t oc)
 {
     const out_geometry g = {p->out_h, p->out_w, p->out_c, p->stride_h, p->stride_w,
-                            p->out_zp, p->act_min, p->act_max};
+                            p->out_zp, p->act_min, p->act_max, p->acc_small};
     const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w;
     int32_t oy, ox, ky, kx;
     for (oy = 0; oy < g.out_h; oy++) {
@@ -85,7 +90,7 @@ __attribute__((noinline)) static void channel_3x3(const tinyops_conv_params *p,
                                                  int32_t shift, int8_t *out, int32_t oc)
 {
     const out_geometry g = {p->out_h, p->out_w, p->out_c, p->stride_h, p->stride_w,
-                            p->out_zp, p->act_min, p->act_max};
+                            p->out_zp, p->act_min, p->act_max, p->acc_small};
     const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
                   w7 = w[7], w8 = w[8];
     const int32_t sw = g.stride_w;
@@ -122,7 +127,7 @@ __attribute__((noinline)) static void channel_3x3_dsp(const tinyops_conv_params 
                                                      int32_t shift, int8_t *out, int32_t oc)
 {
     const out_geometry g = {p->out_h, p->out_w, p->out_c, p->stride_h, p->stride_w,
-                            p->out_zp, p->act_min, p->act_max};
+                            p->out_zp, p->act_min, p->act_max, p->acc_small};
     const int32_t w02_0 = pack16(w[0], w[2]), w1l_0 = pack16(w[1], 0), w1h_0 = pack16(0, w[1]);
     const int32_t w02_1 = pack16(w[3], w[5]), w1l_1 = pack16(w[4], 0), w1h_1 = pack16(0, w[4]);
     const int32_t w02_2 = pack16(w[6], w[8]), w1l_2 = pack16(w[7], 0), w1h_2 = pack16(0, w[7]);
