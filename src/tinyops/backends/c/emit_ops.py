@@ -375,8 +375,10 @@ def _emit_depthwise(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
         acc_small=small)
     plane_h = (geo.out_h - 1) * geo.stride_h + (k_h - 1) * geo.dil_h + 1
     plane_w = (geo.out_w - 1) * geo.stride_w + (k_w - 1) * geo.dil_w + 1
+    # the zero-point-padded input plane of one channel, then one output row of int32 accumulators
+    scratch = (plane_h * plane_w + 3) // 4 * 4 + 4 * geo.out_w
     return _weighted(ctx, "tinyops_depthwise_s8", "tinyops_conv_params", fields, input_t, w_rows,
-                     weights, out_c, requant, plane_h * plane_w)
+                     weights, out_c, requant, scratch)
 
 
 def _emit_fc(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
