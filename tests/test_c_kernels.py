@@ -173,6 +173,14 @@ def test_dsp_and_portable_paths_bit_exact_on_qemu(synthetic_source: str, core: s
         assert status == 0, f"{core} portable={portable}: {output}"
 
 
+@pytest.mark.parametrize("opt", ["-O0", "-Os", "-O3"])
+def test_other_optimization_levels_on_m4(synthetic_source: str, opt: str) -> None:
+    """-O0 keeps a frame pointer, so the DSP build takes the C loop instead of the assembly one."""
+    elf = K.build_firmware(synthetic_source, _cached(f"m4{opt}", synthetic_source), "m4", opt=opt)
+    status, output = K.run_qemu(elf, "m4")
+    assert status == 0, output
+
+
 @pytest.mark.slow
 def test_real_model_ops_bit_exact_on_host_and_m4() -> None:
     source = K.program_source(model_cases())

@@ -275,9 +275,10 @@ def _require_int8(*tensors: Tensor | None) -> None:
             raise _Unsupported(f"{tensor.dtype.value} tensor {tensor.name!r} (the C kernels are int8)")
 
 
-def matrix_scratch_bytes(depth: int) -> int:
-    """Conv / FC scratch: two int8 vectors (rounded to 8 bytes), then the DSP path's int16 copy."""
-    return (2 * depth + 7) // 8 * 8 + 4 * depth
+def matrix_scratch_bytes(depth: int, channels: int) -> int:
+    """Conv / FC scratch: two int8 vectors (rounded to 8 bytes), then the DSP path's int16 copy
+    of them and its int32 accumulators of two pixels."""
+    return (2 * depth + 7) // 8 * 8 + 4 * depth + 8 * channels
 
 
 def _align(n: int) -> int:
@@ -349,7 +350,7 @@ def _emit_conv(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
         dil_h=geo.dil_h, dil_w=geo.dil_w, pad_top=geo.pad_h[0], pad_left=geo.pad_w[0],
         depth_multiplier=1, in_zp=in_zp, out_zp=out_zp, act_min=qmin, act_max=qmax, acc_small=small)
     return _weighted(ctx, "tinyops_conv_s8", "tinyops_conv_params", fields, input_t, w_rows, weights,
-                     out_c, requant, matrix_scratch_bytes(k_h * k_w * in_c))
+                     out_c, requant, matrix_scratch_bytes(k_h * k_w * in_c, out_c))
 
 
 def _emit_depthwise(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
@@ -375,8 +376,9 @@ def _emit_depthwise(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
         acc_small=small)
     plane_h = (geo.out_h - 1) * geo.stride_h + (k_h - 1) * geo.dil_h + 1
     plane_w = (geo.out_w - 1) * geo.stride_w + (k_w - 1) * geo.dil_w + 1
-    # the zero-point-padded input plane of one channel, then one output row of int32 accumulators
-    scratch = (plane_h * plane_w + 3) // 4 * 4 + 4 * geo.out_w
+    # the zero-point-padded input plane of one channel (+4 bytes a 32-bit load of the last window
+    # may touch), then one output row of int32 accumulators
+    scratch = (plane_h * plane_w + 4 + 3) // 4 * 4 + 4 * geo.out_w
     return _weighted(ctx, "tinyops_depthwise_s8", "tinyops_conv_params", fields, input_t, w_rows,
                      weights, out_c, requant, scratch)
 
@@ -398,7 +400,7 @@ def _emit_fc(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
     fields: dict[str, int | list[int] | float] = dict(rows=rows, depth=depth, units=units, out_zp=out_zp,
                                                       act_min=qmin, act_max=qmax, acc_small=small)
     return _weighted(ctx, "tinyops_fc_s8", "tinyops_fc_params", fields, input_t, w, weights, units,
-                     requant, matrix_scratch_bytes(depth))
+                     requant, matrix_scratch_bytes(depth, units))
 
 
 def _simple(ctx: _Ctx, call: str, declarations: str = "", constants: list[CArray] | None = None,

@@ -161,73 +161,105 @@ static inline void dot_wide_2x1(const int32_t *xw, const int8_t *w, int32_t dept
 }
 #endif
 
-/* Output channels oc_start..oc_stop-1 of one or two pixels whose input vectors are x0 and x1
- * (x1 == x0 when out1 is NULL), or, on DSP cores, their widened pair at xw. */
-static void two_pixels(const int8_t *x0, const int8_t *x1, const int32_t *xw, int32_t depth,
-                       const int8_t *filter, const tinyops_stage *st, int8_t *out0, int8_t *out1,
-                       int32_t oc_start, int32_t oc_stop)
+#if TINYOPS_DSP
+/* Requantize n accumulators of channels oc.. into dst[0..n-1]. A loop of its own: the
+ * multiply-accumulate phase needs every register, and mixing the two made gcc spill both. */
+__attribute__((noinline)) static void requant_channels(const int32_t *acc, int32_t n,
+                                                      const tinyops_stage *st, int32_t oc,
+                                                      int8_t *dst)
+{
+    const int32_t *mult = st->mult + oc, *shift = st->shift + oc;
+    const int32_t zp = st->out_zp, lo = st->act_min, hi = st->act_max, small = st->acc_small;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        dst[i] = tinyops_out8(acc[i], mult[i], shift[i], small, zp, lo, hi);
+    }
+}
+
+/* DSP: output channels oc_start..oc_stop-1 of the widened pixel pair xw (out1 NULL: one pixel),
+ * accumulators first (acc: 2 * (oc_stop - oc_start) words), then the requantization. */
+static void two_pixels(const int32_t *xw, int32_t depth, const int8_t *filter,
+                       const tinyops_stage *st, int8_t *out0, int8_t *out1, int32_t oc_start,
+                       int32_t oc_stop, int32_t *acc)
+{
+    const int32_t n = oc_stop - oc_start;
+    const int32_t *bias = st->bias + oc_start;
+    int32_t *acc0 = acc, *acc1 = acc + n;
+    const int8_t *w = filter;
+    int32_t k = 0;
+    for (; k + 2 <= n; k += 2, w += 2 * depth) {
+        int32_t a[4];
+        a[0] = a[1] = bias[k];
+        a[2] = a[3] = bias[k + 1];
+        if (out1 != NULL) {
+            dot_wide_2x2(xw, w, depth, a);
+        } else {
+            dot_wide_1x2(xw, w, depth, a);
+        }
+        acc0[k] = a[0];
+        acc0[k + 1] = a[2];
+        acc1[k] = a[1];
+        acc1[k + 1] = a[3];
+    }
+    if (k < n) {
+        int32_t a[2];
+        a[0] = a[1] = bias[k];
+        dot_wide_2x1(xw, w, depth, a);
+        acc0[k] = a[0];
+        acc1[k] = a[1];
+    }
+    requant_channels(acc0, n, st, oc_start, out0 + oc_start);
+    if (out1 != NULL) {
+        requant_channels(acc1, n, st, oc_start, out1 + oc_start);
+    }
+}
+#else
+/* Portable: output channels oc_start..oc_stop-1 of pixels x0 and x1 (x1 == x0 when out1 is
+ * NULL), two channels at a time. */
+static void two_pixels(const int8_t *x0, const int8_t *x1, int32_t depth, const int8_t *filter,
+                       const tinyops_stage *st, int8_t *out0, int8_t *out1, int32_t oc_start,
+                       int32_t oc_stop)
 {
     const int32_t *bias = st->bias, *mult = st->mult, *shift = st->shift;
-    const int32_t zp = st->out_zp, lo = st->act_min, hi = st->act_max, small = st->acc_small;
+    const int32_t zp = st->out_zp, lo = st->act_min, hi = st->act_max;
     const int8_t *w = filter;
     int32_t oc = oc_start;
     for (; oc + 2 <= oc_stop; oc += 2, w += 2 * depth) {
         const int32_t m0 = mult[oc], s0 = shift[oc], m1 = mult[oc + 1], s1 = shift[oc + 1];
-        int32_t acc[4];
-        acc[0] = acc[1] = bias[oc];
-        acc[2] = acc[3] = bias[oc + 1];
-#if TINYOPS_DSP
-        (void)x0;
-        (void)x1;
-        if (out1 != NULL) {
-            dot_wide_2x2(xw, w, depth, acc);
-        } else {
-            dot_wide_1x2(xw, w, depth, acc);
+        const int8_t *wb = w + depth;
+        int32_t a00 = bias[oc], a10 = bias[oc], a01 = bias[oc + 1], a11 = bias[oc + 1];
+        int32_t i;
+        for (i = 0; i < depth; i++) {
+            const int32_t va = x0[i], vb = x1[i], wa = w[i], wv = wb[i];
+            a00 += va * wa;
+            a10 += vb * wa;
+            a01 += va * wv;
+            a11 += vb * wv;
         }
-#else
-        {
-            const int8_t *wb = w + depth;
-            int32_t i;
-            (void)xw;
-            for (i = 0; i < depth; i++) {
-                const int32_t va = x0[i], vb = x1[i], wa = w[i], wv = wb[i];
-                acc[0] += va * wa;
-                acc[1] += vb * wa;
-                acc[2] += va * wv;
-                acc[3] += vb * wv;
-            }
-        }
-#endif
-        out0[oc] = tinyops_out8(acc[0], m0, s0, small, zp, lo, hi);
-        out0[oc + 1] = tinyops_out8(acc[2], m1, s1, small, zp, lo, hi);
+        out0[oc] = tinyops_out8(a00, m0, s0, 0, zp, lo, hi);
+        out0[oc + 1] = tinyops_out8(a01, m1, s1, 0, zp, lo, hi);
         if (out1 != NULL) {
-            out1[oc] = tinyops_out8(acc[1], m0, s0, small, zp, lo, hi);
-            out1[oc + 1] = tinyops_out8(acc[3], m1, s1, small, zp, lo, hi);
+            out1[oc] = tinyops_out8(a10, m0, s0, 0, zp, lo, hi);
+            out1[oc + 1] = tinyops_out8(a11, m1, s1, 0, zp, lo, hi);
         }
     }
     if (oc < oc_stop) {
-        const int32_t m0 = mult[oc], s0 = shift[oc];
-        int32_t acc[2];
-        acc[0] = acc[1] = bias[oc];
-#if TINYOPS_DSP
-        dot_wide_2x1(xw, w, depth, acc);
-#else
-        {
-            int32_t i;
-            for (i = 0; i < depth; i++) {
-                acc[0] += x0[i] * w[i];
-                acc[1] += x1[i] * w[i];
-            }
+        int32_t a0 = bias[oc], a1 = bias[oc], i;
+        for (i = 0; i < depth; i++) {
+            a0 += x0[i] * w[i];
+            a1 += x1[i] * w[i];
         }
-#endif
-        out0[oc] = tinyops_out8(acc[0], m0, s0, small, zp, lo, hi);
+        out0[oc] = tinyops_out8(a0, mult[oc], shift[oc], 0, zp, lo, hi);
         if (out1 != NULL) {
-            out1[oc] = tinyops_out8(acc[1], m0, s0, small, zp, lo, hi);
+            out1[oc] = tinyops_out8(a1, mult[oc], shift[oc], 0, zp, lo, hi);
         }
     }
 }
+#endif
 
-/* Copies (portable) or widens (DSP) the two input vectors into scratch, then computes them. */
+/* Copies (portable) or widens (DSP) the two input vectors into scratch, then computes them.
+ * Scratch: int8 area (2*depth rounded to 8), widened area (4*depth), accumulators (2*channels
+ * words); see matrix_scratch_bytes in emit_ops.py. */
 static void staged_pair(const int8_t *x0, const int8_t *x1, int32_t depth, const int8_t *filter,
                         const tinyops_stage *st, int8_t *out0, int8_t *out1, uint8_t *scratch,
                         int32_t oc_start, int32_t oc_stop, int copy)
@@ -236,7 +268,7 @@ static void staged_pair(const int8_t *x0, const int8_t *x1, int32_t depth, const
     int32_t *wide = (int32_t *)(void *)(scratch + int8_area(depth));
     (void)copy;
     widen_pair(x0, x1, depth, wide);
-    two_pixels(x0, x1, wide, depth, filter, st, out0, out1, oc_start, oc_stop);
+    two_pixels(wide, depth, filter, st, out0, out1, oc_start, oc_stop, wide + depth);
 #else
     int8_t *cols = (int8_t *)scratch;
     if (copy) {
@@ -247,7 +279,7 @@ static void staged_pair(const int8_t *x0, const int8_t *x1, int32_t depth, const
         x1 = x1 != x0 ? cols + depth : cols;
         x0 = cols;
     }
-    two_pixels(x0, x1, NULL, depth, filter, st, out0, out1, oc_start, oc_stop);
+    two_pixels(x0, x1, depth, filter, st, out0, out1, oc_start, oc_stop);
 #endif
 }
 

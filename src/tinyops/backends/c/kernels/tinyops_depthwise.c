@@ -33,6 +33,20 @@ static void fill_plane(const tinyops_conv_params *p, const int8_t *in, int32_t c
             for (q = 0; q < left; q++) {
                 row[q] = zp;
             }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            {
+                /* four gathered bytes per word store */
+                const int8_t *s = src + (size_t)(q - pad_left) * in_c;
+                const size_t c1 = (size_t)in_c, c2 = 2 * c1, c3 = 3 * c1;
+                for (; q + 4 <= stop; q += 4) {
+                    const uint32_t word = (uint32_t)(uint8_t)s[0] | (uint32_t)(uint8_t)s[c1] << 8 |
+                                          (uint32_t)(uint8_t)s[c2] << 16 |
+                                          (uint32_t)(uint8_t)s[c3] << 24;
+                    memcpy(row + q, &word, sizeof(word));
+                    s += 4 * c1;
+                }
+            }
+#endif
             for (; q < stop; q++) {
                 row[q] = src[(size_t)(q - pad_left) * in_c];
             }
@@ -162,6 +176,33 @@ static void row_3x3_dsp(const int8_t *r0, int32_t plane_w, int32_t out_w, const 
                   w[7] * r2[ox + 1] + w[8] * r2[ox + 2];
     }
 }
+
+/* 3x3, any stride: out[ox] = (x0,x2).(w0,w2) + x1 w1 per window row, from one 32-bit load
+ * (the fourth byte unused; the plane has room since rows are at least 3 bytes and the kernel
+ * reads rows, not past the last one: see the scratch size, which adds 4 bytes). */
+static void row_3x3_strided_dsp(const int8_t *r0, int32_t plane_w, int32_t stride_w,
+                                int32_t out_w, const int8_t *w, int32_t bias, int32_t *acc)
+{
+    const int32_t w02_0 = pack16(w[0], w[2]), w02_1 = pack16(w[3], w[5]),
+                  w02_2 = pack16(w[6], w[8]);
+    const int32_t w1_01 = pack16(w[1], w[4]), w1_2 = w[7];
+    const int8_t *r1 = r0 + plane_w;
+    const int8_t *r2 = r1 + plane_w;
+    int32_t ox;
+    for (ox = 0; ox < out_w; ox++) {
+        const int32_t x0 = tinyops_read32(r0), x1 = tinyops_read32(r1), x2 = tinyops_read32(r2);
+        int32_t a = __smlad(__sxtb16(x0), w02_0, bias);
+        a = __smlabb(tinyops_sxtb16_ror8(x0), w1_01, a);
+        a = __smlad(__sxtb16(x1), w02_1, a);
+        a = __smlabt(tinyops_sxtb16_ror8(x1), w1_01, a);
+        a = __smlad(__sxtb16(x2), w02_2, a);
+        a = __smlabb(tinyops_sxtb16_ror8(x2), w1_2, a);
+        acc[ox] = a;
+        r0 += stride_w;
+        r1 += stride_w;
+        r2 += stride_w;
+    }
+}
 #endif
 
 static void channel(const tinyops_conv_params *p, const int8_t *plane, int32_t plane_w,
@@ -177,6 +218,8 @@ static void channel(const tinyops_conv_params *p, const int8_t *plane, int32_t p
 #if TINYOPS_DSP
         if (three && g.stride_w == 1) {
             row_3x3_dsp(rows, plane_w, g.out_w, w, bias, acc);
+        } else if (three) {
+            row_3x3_strided_dsp(rows, plane_w, g.stride_w, g.out_w, w, bias, acc);
         } else
 #endif
         if (three) {
@@ -198,8 +241,10 @@ void tinyops_depthwise_s8(const tinyops_conv_params *p, const int8_t *input, con
     const int32_t taps = p->k_h * p->k_w;
     const int32_t m = p->depth_multiplier;
     int8_t *plane = (int8_t *)scratch;
-    /* one output row of accumulators after the plane */
-    int32_t *acc = (int32_t *)(void *)((uint8_t *)scratch + (((size_t)plane_h * plane_w + 3) & ~(size_t)3));
+    /* one output row of accumulators after the plane and 4 bytes that a 32-bit load of the
+     * last window may touch */
+    int32_t *acc = (int32_t *)(void *)((uint8_t *)scratch +
+                                       (((size_t)plane_h * plane_w + 4 + 3) & ~(size_t)3));
     int32_t b, c, j;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in = input + (size_t)b * p->in_h * p->in_w * p->in_c;

@@ -113,7 +113,7 @@ typedef struct {
 
 /* Requantize, add the zero point, clamp: scalars only (int8 stores may alias any struct field,
  * which would make the compiler reload fields after every store). */
-__attribute__((always_inline)) static inline int8_t tinyops_out8(int32_t acc, int32_t mult,
+__attribute__((always_inline, unused)) static inline int8_t tinyops_out8(int32_t acc, int32_t mult,
                                                                  int32_t shift, int32_t small,
                                                                  int32_t zp, int32_t lo,
                                                                  int32_t hi)
