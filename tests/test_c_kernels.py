@@ -103,7 +103,19 @@ def synthetic_cases() -> list[K.KernelCase]:
     cases = [K.make_case(name, g, 0, inplace, seed=n, ) for n, (name, g, inplace, _) in enumerate(graphs)]
     for case, (_, _, _, splits) in zip(cases, graphs):
         case.splits = splits
-    return cases + _data_movement_cases() + _mean_cases()
+    return cases + _data_movement_cases() + _mean_cases() + _constant_operand_cases()
+
+
+def _constant_operand_cases() -> list[K.KernelCase]:
+    """ADD / MUL whose second operand is a constant tensor (emitted as an array of its own)."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for kind in ("ADD", "MUL"):
+        a = K.activation("a", (1, 3, 4, 6), _q(0.05, -3))
+        b = K.constant_tensor("b", rng.integers(-128, 128, size=(1, 1, 1, 6)), DType.INT8, _q(0.02, 7))
+        y = K.activation("y", (1, 3, 4, 6), _q(0.06 if kind == "ADD" else 0.01, 4))
+        cases.append(K.make_case(f"{kind.lower()}_constant", K.single_op(kind, [a, b], [y]), 0, seed=9))
+    return cases
 
 
 def _data_movement_cases() -> list[K.KernelCase]:

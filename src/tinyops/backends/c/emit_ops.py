@@ -53,12 +53,14 @@ from tinyops.runtime.kernels.data_movement import _nearest_indices
 from tinyops.runtime.kernels.requant import conv_output_stage, weight_zero_points
 from tinyops.runtime.kernels.softmax import ACCUMULATION_INTEGER_BITS, SCALED_DIFF_INTEGER_BITS
 
-CRole = Literal["filter", "bias", "multiplier", "shift", "lut", "table"]
+CRole = Literal["filter", "bias", "multiplier", "shift", "lut", "table", "constant"]
 CType = Literal["int8_t", "int16_t", "int32_t", "float"]
 TensorRef = Callable[[Tensor], str]
 
 _CTYPE_DTYPES: dict[str, type] = {"int8_t": np.int8, "int16_t": np.int16, "int32_t": np.int32,
                                   "float": np.float32}
+_DTYPE_CTYPES: dict[DType, CType] = {DType.INT8: "int8_t", DType.INT16: "int16_t", DType.INT32: "int32_t",
+                                     DType.FLOAT32: "float"}
 # Unary int8 ops the runtime evaluates as (or exactly like) a function of the input byte: the C
 # kernel looks the runtime's own table up.
 LUT_KINDS = ("RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "QUANTIZE")
@@ -254,13 +256,31 @@ class _Ctx:
     scratch: str
     tensor_index: Callable[[Tensor], int | None]
     prefix: str = ""
+    # constant tensors read where activations usually are (ADD of a constant...): emitted arrays
+    inline_constants: list[CArray] = field(default_factory=list)
 
     def name(self, what: str) -> str:
         return f"{self.prefix}op{self.index}_{what}"
 
     def ptr(self, tensor: Tensor, ctype: str = "int8_t", const: bool = True) -> str:
         qualifier = "const " if const else ""
+        if tensor.is_constant and const:
+            return f"({qualifier}{ctype} *)({self.constant_array(tensor).name})"
         return f"({qualifier}{ctype} *)({self.ref(tensor)})"
+
+    def constant_array(self, tensor: Tensor) -> CArray:
+        position = next(i for i, t in enumerate(self.op.inputs) if t is tensor)
+        name = self.name(f"in{position}")
+        for array in self.inline_constants:
+            if array.name == name:
+                return array
+        ctype = _DTYPE_CTYPES.get(tensor.dtype)
+        if ctype is None:
+            raise _Unsupported(f"a constant {tensor.dtype.value} input")
+        array = CArray(name, ctype, np.asarray(tensor.data).reshape(-1).astype(_CTYPE_DTYPES[ctype]), "constant",
+                       self.tensor_index(tensor))
+        self.inline_constants.append(array)
+        return array
 
     def out(self, ctype: str = "int8_t") -> str:
         return self.ptr(self.op.outputs[0], ctype, const=False)
@@ -326,7 +346,7 @@ def _weighted(ctx: _Ctx, kernel: str, params_type: str, fields: dict[str, int | 
                 "{oc_start}, {oc_stop});")
     call = template.format(filter=filter_array.name, oc_start=0, oc_stop=channels)
     return EmittedOp(ctx.index, ctx.op.kind, _struct(params_type, params, fields), call,
-                     [filter_array] + requant, _align(scratch), channels, template)
+                     [filter_array] + requant + ctx.inline_constants, _align(scratch), channels, template)
 
 
 def _emit_conv(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
@@ -405,7 +425,7 @@ def _emit_fc(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
 
 def _simple(ctx: _Ctx, call: str, declarations: str = "", constants: list[CArray] | None = None,
             scratch: int = 0) -> EmittedOp:
-    return EmittedOp(ctx.index, ctx.op.kind, declarations, call, constants or [], scratch)
+    return EmittedOp(ctx.index, ctx.op.kind, declarations, call, (constants or []) + ctx.inline_constants, scratch)
 
 
 def _emit_lut(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
