@@ -309,20 +309,50 @@ void tinyops_internal_rows_s8(int32_t rows, int32_t depth, int32_t units, const 
     }
 }
 
-/* The k_h x k_w x in_c window of output pixel (oy, ox), padded taps set to the zero point. */
+/* memcpy for runs too short to repay a library call (3-channel input layers copy 3 bytes). */
+static inline void copy_run(int8_t *dst, const int8_t *src, size_t n)
+{
+    if (n >= 32) {
+        memcpy(dst, src, n);
+        return;
+    }
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        const int32_t word = tinyops_read32(src);
+        memcpy(dst, &word, sizeof(word));
+    }
+    for (; n > 0; n--) {
+        *dst++ = *src++;
+    }
+}
+
+/* The k_h x k_w x in_c window of output pixel (oy, ox), padded taps set to the zero point. A
+ * window row wholly inside the input (no dilation) is one run of k_w * in_c bytes. */
 static void im2col_pixel(const tinyops_conv_params *p, const int8_t *in, int32_t oy, int32_t ox,
                          int8_t *dst)
 {
     const size_t c = (size_t)p->in_c;
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t ix_last = ix0 + (p->k_w - 1) * p->dil_w;
+    const int row_inside = p->dil_w == 1 && ix0 >= 0 && ix_last < p->in_w;
     int32_t ky, kx;
     for (ky = 0; ky < p->k_h; ky++) {
         const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+        if (iy < 0 || iy >= p->in_h) {
+            memset(dst, p->in_zp, c * (size_t)p->k_w);
+            dst += c * (size_t)p->k_w;
+            continue;
+        }
+        if (row_inside) {
+            copy_run(dst, in + ((size_t)iy * p->in_w + ix0) * c, c * (size_t)p->k_w);
+            dst += c * (size_t)p->k_w;
+            continue;
+        }
         for (kx = 0; kx < p->k_w; kx++) {
-            const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
-            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+            const int32_t ix = ix0 + kx * p->dil_w;
+            if (ix < 0 || ix >= p->in_w) {
                 memset(dst, p->in_zp, c);
             } else {
-                memcpy(dst, in + ((size_t)iy * p->in_w + ix) * c, c);
+                copy_run(dst, in + ((size_t)iy * p->in_w + ix) * c, c);
             }
             dst += c;
         }
