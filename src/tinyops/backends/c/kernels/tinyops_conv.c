@@ -162,17 +162,101 @@ static inline void dot_wide_2x1(const int32_t *xw, const int8_t *w, int32_t dept
 #endif
 
 #if TINYOPS_DSP
-/* Requantize n accumulators of channels oc.. into dst[0..n-1]. A loop of its own: the
- * multiply-accumulate phase needs every register, and mixing the two made gcc spill both. */
-__attribute__((noinline)) static void requant_channels(const int32_t *acc, int32_t n,
-                                                      const tinyops_stage *st, int32_t oc,
-                                                      int8_t *dst)
+/* All channel pairs of a widened pixel pair in one assembly routine (depth a multiple of 4):
+ * for pair k, acc0[2k], acc0[2k+1], acc1[2k], acc1[2k+1] = bias + the four dot products, filter
+ * rows w[2k], w[2k+1]. The inner loop is dot_wide_2x2's; the channel-pair loop keeps its state
+ * in a small stack frame, since the inner loop uses all fourteen registers. */
+void tinyops_internal_mac_pairs(const int32_t *xw, const int8_t *w, int32_t depth,
+                                const int32_t *bias, int32_t *acc0, int32_t *acc1, int32_t pairs);
+__asm__(
+    "\t.section .text.tinyops_internal_mac_pairs,\"ax\",%progbits\n"
+    "\t.syntax unified\n"
+    "\t.thumb\n"
+    "\t.align 2\n"
+    "\t.global tinyops_internal_mac_pairs\n"
+    "\t.thumb_func\n"
+    "\t.type tinyops_internal_mac_pairs, %function\n"
+    "tinyops_internal_mac_pairs:\n"
+    "\tpush {r4-r11, lr}\n"
+    "\tsub sp, sp, #20\n"
+    "\tstr r0, [sp, #0]\n"          /* xw of the pair */
+    "\tstr r3, [sp, #4]\n"          /* bias, advancing */
+    "\tldr r12, [sp, #56]\n"
+    "\tstr r12, [sp, #8]\n"         /* acc0, advancing */
+    "\tldr r12, [sp, #60]\n"
+    "\tstr r12, [sp, #12]\n"        /* acc1, advancing */
+    "1:\n"
+    "\tldr r0, [sp, #0]\n"
+    "\tldr r12, [sp, #4]\n"
+    "\tldrd r4, r6, [r12], #8\n"
+    "\tstr r12, [sp, #4]\n"
+    "\tmov r5, r4\n"
+    "\tmov r7, r6\n"
+    "\tadd r3, r1, r2\n"
+    "2:\n"
+    "\tldrd r8, r9, [r0], #8\n"
+    "\tldrd r10, r11, [r0], #8\n"
+    "\tldr r12, [r1, r2]\n"
+    "\tsxtb16 lr, r12\n"
+    "\tsxtb16 r12, r12, ror #8\n"
+    "\tsmlad r6, r8, lr, r6\n"
+    "\tsmlad r7, r10, lr, r7\n"
+    "\tsmlad r6, r9, r12, r6\n"
+    "\tsmlad r7, r11, r12, r7\n"
+    "\tldr r12, [r1], #4\n"
+    "\tsxtb16 lr, r12\n"
+    "\tsxtb16 r12, r12, ror #8\n"
+    "\tsmlad r4, r8, lr, r4\n"
+    "\tsmlad r5, r10, lr, r5\n"
+    "\tsmlad r4, r9, r12, r4\n"
+    "\tsmlad r5, r11, r12, r5\n"
+    "\tcmp r1, r3\n"
+    "\tbne 2b\n"
+    "\tldr r12, [sp, #8]\n"
+    "\tstrd r4, r6, [r12], #8\n"
+    "\tstr r12, [sp, #8]\n"
+    "\tldr r12, [sp, #12]\n"
+    "\tstrd r5, r7, [r12], #8\n"
+    "\tstr r12, [sp, #12]\n"
+    "\tadd r1, r1, r2\n"            /* skip the second row of the pair */
+    "\tldr r12, [sp, #64]\n"
+    "\tsubs r12, r12, #1\n"
+    "\tstr r12, [sp, #64]\n"
+    "\tbne 1b\n"
+    "\tadd sp, sp, #20\n"
+    "\tpop {r4-r11, pc}\n"
+    "\t.size tinyops_internal_mac_pairs, .-tinyops_internal_mac_pairs\n"
+    "\t.text\n");
+
+/* Requantize the accumulators of channels oc..oc+n-1 of one or two pixels (acc1/dst1 NULL: one)
+ * into dst0/dst1. A loop of its own: the multiply-accumulate phase needs every register, and
+ * mixing the two made gcc spill both. Channel-major, so each channel's rescale is set up once. */
+__attribute__((noinline)) static void requant_channels(const int32_t *acc0, const int32_t *acc1,
+                                                      int32_t n, const tinyops_stage *st,
+                                                      int32_t oc, int8_t *dst0, int8_t *dst1)
 {
     const int32_t *mult = st->mult + oc, *shift = st->shift + oc;
     const int32_t zp = st->out_zp, lo = st->act_min, hi = st->act_max, small = st->acc_small;
     int32_t i;
     for (i = 0; i < n; i++) {
-        dst[i] = tinyops_out8(acc[i], mult[i], shift[i], small, zp, lo, hi);
+        const int32_t m = mult[i], s = shift[i];
+        if (small && s < 0) {
+            const int32_t right = -s, half = 1 << (right - 1);
+            int32_t h0, h1;
+            __asm__("smmulr %0, %1, %2" : "=r"(h0) : "r"(acc0[i] * 2), "r"(m));
+            h0 = (h0 + half - (int32_t)((uint32_t)h0 >> 31)) >> right;
+            dst0[i] = (int8_t)tinyops_clamp(h0 + zp, lo, hi);
+            if (dst1 != NULL) {
+                __asm__("smmulr %0, %1, %2" : "=r"(h1) : "r"(acc1[i] * 2), "r"(m));
+                h1 = (h1 + half - (int32_t)((uint32_t)h1 >> 31)) >> right;
+                dst1[i] = (int8_t)tinyops_clamp(h1 + zp, lo, hi);
+            }
+        } else {
+            dst0[i] = tinyops_out8(acc0[i], m, s, small, zp, lo, hi);
+            if (dst1 != NULL) {
+                dst1[i] = tinyops_out8(acc1[i], m, s, small, zp, lo, hi);
+            }
+        }
     }
 }
 
@@ -187,6 +271,11 @@ static void two_pixels(const int32_t *xw, int32_t depth, const int8_t *filter,
     int32_t *acc0 = acc, *acc1 = acc + n;
     const int8_t *w = filter;
     int32_t k = 0;
+    if (out1 != NULL && depth >= 4 && (depth & 3) == 0 && n >= 2) {
+        tinyops_internal_mac_pairs(xw, w, depth, bias, acc0, acc1, n / 2);
+        k = n & ~1;
+        w += (size_t)k * depth;
+    }
     for (; k + 2 <= n; k += 2, w += 2 * depth) {
         int32_t a[4];
         a[0] = a[1] = bias[k];
@@ -208,10 +297,8 @@ static void two_pixels(const int32_t *xw, int32_t depth, const int8_t *filter,
         acc0[k] = a[0];
         acc1[k] = a[1];
     }
-    requant_channels(acc0, n, st, oc_start, out0 + oc_start);
-    if (out1 != NULL) {
-        requant_channels(acc1, n, st, oc_start, out1 + oc_start);
-    }
+    requant_channels(acc0, acc1, n, st, oc_start, out0 + oc_start,
+                     out1 != NULL ? out1 + oc_start : NULL);
 }
 #else
 /* Portable: output channels oc_start..oc_stop-1 of pixels x0 and x1 (x1 == x0 when out1 is
