@@ -230,32 +230,47 @@ __asm__(
 
 /* Requantize the accumulators of channels oc..oc+n-1 of one or two pixels (acc1/dst1 NULL: one)
  * into dst0/dst1. A loop of its own: the multiply-accumulate phase needs every register, and
- * mixing the two made gcc spill both. Channel-major, so each channel's rescale is set up once. */
-__attribute__((noinline)) static void requant_channels(const int32_t *acc0, const int32_t *acc1,
-                                                      int32_t n, const tinyops_stage *st,
-                                                      int32_t oc, int8_t *dst0, int8_t *dst1)
+ * mixing the two made gcc spill both. Channel-major, so each channel's rescale is set up once;
+ * the common case (small accumulators, right shift) has a loop of its own. */
+__attribute__((noinline)) static void requant_general(const int32_t *acc0, const int32_t *acc1,
+                                                     int32_t n, const tinyops_stage *st,
+                                                     int32_t oc, int8_t *dst0, int8_t *dst1)
 {
     const int32_t *mult = st->mult + oc, *shift = st->shift + oc;
     const int32_t zp = st->out_zp, lo = st->act_min, hi = st->act_max, small = st->acc_small;
     int32_t i;
     for (i = 0; i < n; i++) {
+        dst0[i] = tinyops_out8(acc0[i], mult[i], shift[i], small, zp, lo, hi);
+        if (dst1 != NULL) {
+            dst1[i] = tinyops_out8(acc1[i], mult[i], shift[i], small, zp, lo, hi);
+        }
+    }
+}
+
+__attribute__((noinline)) static void requant_channels(const int32_t *acc0, const int32_t *acc1,
+                                                      int32_t n, const tinyops_stage *st,
+                                                      int32_t oc, int8_t *dst0, int8_t *dst1)
+{
+    const int32_t *mult = st->mult + oc, *shift = st->shift + oc;
+    const int32_t zp = st->out_zp, lo = st->act_min, hi = st->act_max;
+    int32_t i;
+    if (!st->acc_small || dst1 == NULL) {
+        requant_general(acc0, acc1, n, st, oc, dst0, dst1);
+        return;
+    }
+    for (i = 0; i < n; i++) {
         const int32_t m = mult[i], s = shift[i];
-        if (small && s < 0) {
+        if (__builtin_expect(s < 0, 1)) {
             const int32_t right = -s, half = 1 << (right - 1);
             int32_t h0, h1;
             __asm__("smmulr %0, %1, %2" : "=r"(h0) : "r"(acc0[i] * 2), "r"(m));
+            __asm__("smmulr %0, %1, %2" : "=r"(h1) : "r"(acc1[i] * 2), "r"(m));
             h0 = (h0 + half - (int32_t)((uint32_t)h0 >> 31)) >> right;
+            h1 = (h1 + half - (int32_t)((uint32_t)h1 >> 31)) >> right;
             dst0[i] = (int8_t)tinyops_clamp(h0 + zp, lo, hi);
-            if (dst1 != NULL) {
-                __asm__("smmulr %0, %1, %2" : "=r"(h1) : "r"(acc1[i] * 2), "r"(m));
-                h1 = (h1 + half - (int32_t)((uint32_t)h1 >> 31)) >> right;
-                dst1[i] = (int8_t)tinyops_clamp(h1 + zp, lo, hi);
-            }
+            dst1[i] = (int8_t)tinyops_clamp(h1 + zp, lo, hi);
         } else {
-            dst0[i] = tinyops_out8(acc0[i], m, s, small, zp, lo, hi);
-            if (dst1 != NULL) {
-                dst1[i] = tinyops_out8(acc1[i], m, s, small, zp, lo, hi);
-            }
+            requant_general(acc0 + i, acc1 + i, 1, st, oc + i, dst0 + i, dst1 + i);
         }
     }
 }
