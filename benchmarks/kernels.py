@@ -28,14 +28,13 @@ from tinyops.ops import spec_for
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "src" / "tinyops" / "data" / "vww_mobilenetv1_96_int8.tflite"
 
 CLASSES = {
-    "conv 1x1 (12x12, 64->64)": lambda: K.weighted_op("CONV_2D", (1, 12, 12, 64), 64, (1, 1)),
-    "conv 3x3 (12x12, 32->32)": lambda: K.weighted_op("CONV_2D", (1, 12, 12, 32), 32, (3, 3)),
-    "depthwise 3x3 s1 (24x24x64)": lambda: K.weighted_op("DEPTHWISE_CONV_2D", (1, 24, 24, 64), 64, (3, 3)),
-    "depthwise 3x3 s2 (24x24x64)": lambda: K.weighted_op("DEPTHWISE_CONV_2D", (1, 24, 24, 64), 64, (3, 3),
+    "conv 1x1 12x12 64>64": lambda: K.weighted_op("CONV_2D", (1, 12, 12, 64), 64, (1, 1)),
+    "conv 3x3 12x12 32>32": lambda: K.weighted_op("CONV_2D", (1, 12, 12, 32), 32, (3, 3)),
+    "dw 3x3 s1 24x24x64": lambda: K.weighted_op("DEPTHWISE_CONV_2D", (1, 24, 24, 64), 64, (3, 3)),
+    "dw 3x3 s2 24x24x64": lambda: K.weighted_op("DEPTHWISE_CONV_2D", (1, 24, 24, 64), 64, (3, 3),
                                                          stride=2),
-    "fully connected (1x256 -> 64)": lambda: K.weighted_op("FULLY_CONNECTED", (1, 256), 64),
+    "fc 256>64": lambda: K.weighted_op("FULLY_CONNECTED", (1, 256), 64),
 }
-TARGETS = {"conv 1x1": 1.0, "conv 3x3": 1.0, "depthwise": 2.0}
 
 
 def measure(cores: list[str]) -> list[dict[str, object]]:
@@ -64,7 +63,7 @@ def op_class(op: Op) -> str:
     if op.kind == "CONV_2D":
         weights = op.inputs[1]
         return "conv 1x1" if weights is not None and weights.shape[1:3] == (1, 1) else "conv kxk"
-    return {"DEPTHWISE_CONV_2D": "depthwise", "FULLY_CONNECTED": "fully connected"}.get(op.kind, "other ops")
+    return {"DEPTHWISE_CONV_2D": "depthwise", "FULLY_CONNECTED": "fc"}.get(op.kind, "other")
 
 
 def measure_model(path: Path, cores: list[str]) -> list[dict[str, object]]:
@@ -117,9 +116,9 @@ def main() -> None:
     table.add_column("kernel class")
     table.add_column("MACs", justify="right")
     for core in cores:
-        table.add_column(f"{core} portable", justify="right")
+        table.add_column(f"{core} port.", justify="right")
         table.add_column(f"{core} DSP", justify="right")
-        table.add_column(f"{core} DSP/port", justify="right")
+        table.add_column("DSP/port.", justify="right")
     for row in rows:
         cells = [str(row["kernel"]), f"{row['macs']:,}"]
         for core in cores:
@@ -129,7 +128,7 @@ def main() -> None:
     console = Console(width=100)
     console.print(table)
     print("targets (DSP): conv 1x1 and 3x3 <= 1.0, depthwise <= 2.0 instructions/MAC")
-    table = Table(title=f"{args.model.name}: instructions (millions) and per MAC, summed per class")
+    table = Table(title=f"{args.model.name}: millions of instructions (per MAC), summed per class")
     table.add_column("class")
     table.add_column("ops", justify="right")
     table.add_column("MACs", justify="right")
