@@ -53,6 +53,14 @@ def _pool(kind: str, shape: tuple[int, ...], k: int, stride: int, padding: str, 
                        padding=padding, fused_activation_function=act)
 
 
+def _small_weights(subgraph: "K.Subgraph") -> "K.Subgraph":
+    """Filter values in -2..2, so that a rescale above 1 still leaves most outputs unsaturated."""
+    weights = subgraph.ops[0].inputs[1]
+    assert weights is not None and weights.data is not None
+    weights.data = np.random.default_rng(0).integers(-2, 3, size=weights.data.shape).astype(np.int8)
+    return subgraph
+
+
 def synthetic_cases() -> list[K.KernelCase]:
     """One case per op kind and option the C kernels handle, in-place and partitioned variants."""
     graphs: list[tuple[str, K.Subgraph, K.InPlace, tuple[int, ...]]] = [
@@ -75,6 +83,14 @@ def synthetic_cases() -> list[K.KernelCase]:
         ("dw_inplace", K.weighted_op("DEPTHWISE_CONV_2D", (1, 8, 8, 12), 12, (3, 3), seed=14), "depthwise", ()),
         ("dw_partitioned", K.weighted_op("DEPTHWISE_CONV_2D", (1, 6, 7, 10), 10, (3, 3), seed=15), "none", (4,)),
         ("fc", K.weighted_op("FULLY_CONNECTED", (1, 37), 9, seed=16), "none", ()),
+        # rescales with a left shift (output scale below input x filter scale)
+        ("conv_left_shift", _small_weights(K.weighted_op("CONV_2D", (1, 4, 4, 2), 6, (1, 1), bias_range=20,
+                                                          out_scale=2e-4, seed=20)), "none", ()),
+        # accumulators beyond 2^30 (the DSP path's SMMULR rescale does not apply)
+        ("conv_large_bias", K.weighted_op("CONV_2D", (1, 5, 4, 8), 6, (3, 3), bias_range=1_100_000_000,
+                                          out_scale=8e3, seed=21), "none", ()),
+        ("dw_large_bias", K.weighted_op("DEPTHWISE_CONV_2D", (1, 6, 6, 4), 4, (3, 3), bias_range=1_100_000_000,
+                                        out_scale=8e3, seed=22), "none", ()),
         ("fc_rows", K.weighted_op("FULLY_CONNECTED", (3, 16), 6, activation_fn="RELU", seed=17), "none", ()),
         ("fc_rows_inplace", K.weighted_op("FULLY_CONNECTED", (4, 20), 12, seed=18), "pointwise", ()),
         ("fc_partitioned", K.weighted_op("FULLY_CONNECTED", (1, 64), 20, seed=19), "none", (7, 13)),
