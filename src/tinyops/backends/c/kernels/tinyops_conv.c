@@ -258,21 +258,32 @@ __attribute__((noinline)) static void requant_channels(const int32_t *acc0, cons
         requant_general(acc0, acc1, n, st, oc, dst0, dst1);
         return;
     }
-    for (i = 0; i < n; i++) {
-        const int32_t m = mult[i], s = shift[i];
-        if (__builtin_expect(s < 0, 1)) {
-            const int32_t right = -s, half = 1 << (right - 1);
-            int32_t h0, h1;
-            __asm__("smmulr %0, %1, %2" : "=r"(h0) : "r"(acc0[i] * 2), "r"(m));
-            __asm__("smmulr %0, %1, %2" : "=r"(h1) : "r"(acc1[i] * 2), "r"(m));
-            h0 = (h0 + half - (int32_t)((uint32_t)h0 >> 31)) >> right;
-            h1 = (h1 + half - (int32_t)((uint32_t)h1 >> 31)) >> right;
-            dst0[i] = (int8_t)tinyops_clamp(h0 + zp, lo, hi);
-            dst1[i] = (int8_t)tinyops_clamp(h1 + zp, lo, hi);
-        } else {
-            requant_general(acc0 + i, acc1 + i, 1, st, oc + i, dst0 + i, dst1 + i);
-        }
+#define TINYOPS_REQUANT_PAIRS(CLAMP)                                                       \
+    for (i = 0; i < n; i++) {                                                              \
+        const int32_t m = mult[i], s = shift[i];                                           \
+        if (__builtin_expect(s < 0, 1)) {                                                  \
+            const int32_t right = -s, half = 1 << (right - 1);                             \
+            int32_t h0, h1;                                                                \
+            __asm__("smmulr %0, %1, %2" : "=r"(h0) : "r"(acc0[i] * 2), "r"(m));            \
+            __asm__("smmulr %0, %1, %2" : "=r"(h1) : "r"(acc1[i] * 2), "r"(m));            \
+            h0 = (h0 + half - (int32_t)((uint32_t)h0 >> 31)) >> right;                     \
+            h1 = (h1 + half - (int32_t)((uint32_t)h1 >> 31)) >> right;                     \
+            dst0[i] = (int8_t)CLAMP(h0 + zp);                                              \
+            dst1[i] = (int8_t)CLAMP(h1 + zp);                                              \
+        } else {                                                                           \
+            requant_general(acc0 + i, acc1 + i, 1, st, oc + i, dst0 + i, dst1 + i);        \
+        }                                                                                  \
     }
+#define TINYOPS_SAT8(x) __ssat((x), 8)
+#define TINYOPS_CLAMP(x) tinyops_clamp((x), lo, hi)
+    if (lo == -128 && hi == 127) { /* the clamp is a saturation: one SSAT */
+        TINYOPS_REQUANT_PAIRS(TINYOPS_SAT8)
+    } else {
+        TINYOPS_REQUANT_PAIRS(TINYOPS_CLAMP)
+    }
+#undef TINYOPS_SAT8
+#undef TINYOPS_CLAMP
+#undef TINYOPS_REQUANT_PAIRS
 }
 
 /* DSP: output channels oc_start..oc_stop-1 of the widened pixel pair xw (out1 NULL: one pixel),

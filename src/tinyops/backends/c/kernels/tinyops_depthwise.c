@@ -73,6 +73,16 @@ __attribute__((noinline)) static void requant_row(const int32_t *acc, int32_t n,
 #if TINYOPS_DSP
     if (small && shift < 0) {
         const int32_t right = -shift, half = 1 << (right - 1);
+        if (lo == -128 && hi == 127) { /* the clamp is a saturation: one SSAT */
+            for (i = 0; i < n; i++) {
+                int32_t high;
+                __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc[i] * 2), "r"(mult));
+                high = (high + half - (int32_t)((uint32_t)high >> 31)) >> right;
+                *dst = (int8_t)__ssat(high + zp, 8);
+                dst += stride;
+            }
+            return;
+        }
         for (i = 0; i < n; i++) {
             int32_t high;
             __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc[i] * 2), "r"(mult));
