@@ -2,8 +2,8 @@
 
 Every op kind the C library covers runs as a single-op case (random shapes, parameters and
 inputs; in-place layouts; channel-range partitions through an overlay buffer) inside one
-self-checking C program, built for the host under ASan/UBSan and as firmware for QEMU's M4, M7
-and M33 with the DSP path and with the portable path (TINYOPS_FORCE_PORTABLE): each build compares
+self-checking C program, built for the host under ASan/UBSan and as firmware for QEMU's M4, M7,
+M33 and M55 with the DSP path and with the portable path (TINYOPS_FORCE_PORTABLE): each build compares
 every output with the runtime's, so DSP == portable == runtime. Real models' ops (VWW, KWS DS-CNN,
 ResNet-8) run the same way. Builds are cached in the temp folder by source hash.
 """
@@ -193,7 +193,7 @@ def test_every_kernel_bit_exact_on_host_under_sanitizers(synthetic_source: str) 
     assert status == 0, output
 
 
-@pytest.mark.parametrize("core", ["m4", "m7", "m33"])
+@pytest.mark.parametrize("core", ["m4", "m7", "m33", "m55"])
 def test_dsp_and_portable_paths_bit_exact_on_qemu(synthetic_source: str, core: str) -> None:
     for portable in (False, True):
         elf = K.build_firmware(synthetic_source, _cached(f"{core}-{portable}", synthetic_source), core, portable)
