@@ -2,8 +2,8 @@
 
 Every op kind the C library covers runs as a single-op case (random shapes, parameters and
 inputs; in-place layouts; channel-range partitions through an overlay buffer) inside one
-self-checking C program, built for the host under ASan/UBSan and as firmware for QEMU's M4, M7
-and M33 with the DSP path and with the portable path (TINYOPS_FORCE_PORTABLE): each build compares
+self-checking C program, built for the host under ASan/UBSan and as firmware for QEMU's M4, M7,
+M33 and M55 with the DSP path and with the portable path (TINYOPS_FORCE_PORTABLE): each build compares
 every output with the runtime's, so DSP == portable == runtime. Real models' ops (VWW, KWS DS-CNN,
 ResNet-8) run the same way. Builds are cached in the temp folder by source hash.
 """
@@ -53,6 +53,14 @@ def _pool(kind: str, shape: tuple[int, ...], k: int, stride: int, padding: str, 
                        padding=padding, fused_activation_function=act)
 
 
+def _small_weights(subgraph: "K.Subgraph") -> "K.Subgraph":
+    """Filter values in -2..2, so that a rescale above 1 still leaves most outputs unsaturated."""
+    weights = subgraph.ops[0].inputs[1]
+    assert weights is not None and weights.data is not None
+    weights.data = np.random.default_rng(0).integers(-2, 3, size=weights.data.shape).astype(np.int8)
+    return subgraph
+
+
 def synthetic_cases() -> list[K.KernelCase]:
     """One case per op kind and option the C kernels handle, in-place and partitioned variants."""
     graphs: list[tuple[str, K.Subgraph, K.InPlace, tuple[int, ...]]] = [
@@ -75,6 +83,14 @@ def synthetic_cases() -> list[K.KernelCase]:
         ("dw_inplace", K.weighted_op("DEPTHWISE_CONV_2D", (1, 8, 8, 12), 12, (3, 3), seed=14), "depthwise", ()),
         ("dw_partitioned", K.weighted_op("DEPTHWISE_CONV_2D", (1, 6, 7, 10), 10, (3, 3), seed=15), "none", (4,)),
         ("fc", K.weighted_op("FULLY_CONNECTED", (1, 37), 9, seed=16), "none", ()),
+        # rescales with a left shift (output scale below input x filter scale)
+        ("conv_left_shift", _small_weights(K.weighted_op("CONV_2D", (1, 4, 4, 2), 6, (1, 1), bias_range=20,
+                                                          out_scale=2e-4, seed=20)), "none", ()),
+        # accumulators beyond 2^30 (the DSP path's SMMULR rescale does not apply)
+        ("conv_large_bias", K.weighted_op("CONV_2D", (1, 5, 4, 8), 6, (3, 3), bias_range=1_100_000_000,
+                                          out_scale=8e3, seed=21), "none", ()),
+        ("dw_large_bias", K.weighted_op("DEPTHWISE_CONV_2D", (1, 6, 6, 4), 4, (3, 3), bias_range=1_100_000_000,
+                                        out_scale=8e3, seed=22), "none", ()),
         ("fc_rows", K.weighted_op("FULLY_CONNECTED", (3, 16), 6, activation_fn="RELU", seed=17), "none", ()),
         ("fc_rows_inplace", K.weighted_op("FULLY_CONNECTED", (4, 20), 12, seed=18), "pointwise", ()),
         ("fc_partitioned", K.weighted_op("FULLY_CONNECTED", (1, 64), 20, seed=19), "none", (7, 13)),
@@ -103,7 +119,19 @@ def synthetic_cases() -> list[K.KernelCase]:
     cases = [K.make_case(name, g, 0, inplace, seed=n, ) for n, (name, g, inplace, _) in enumerate(graphs)]
     for case, (_, _, _, splits) in zip(cases, graphs):
         case.splits = splits
-    return cases + _data_movement_cases() + _mean_cases()
+    return cases + _data_movement_cases() + _mean_cases() + _constant_operand_cases()
+
+
+def _constant_operand_cases() -> list[K.KernelCase]:
+    """ADD / MUL whose second operand is a constant tensor (emitted as an array of its own)."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for kind in ("ADD", "MUL"):
+        a = K.activation("a", (1, 3, 4, 6), _q(0.05, -3))
+        b = K.constant_tensor("b", rng.integers(-128, 128, size=(1, 1, 1, 6)), DType.INT8, _q(0.02, 7))
+        y = K.activation("y", (1, 3, 4, 6), _q(0.06 if kind == "ADD" else 0.01, 4))
+        cases.append(K.make_case(f"{kind.lower()}_constant", K.single_op(kind, [a, b], [y]), 0, seed=9))
+    return cases
 
 
 def _data_movement_cases() -> list[K.KernelCase]:
@@ -165,12 +193,20 @@ def test_every_kernel_bit_exact_on_host_under_sanitizers(synthetic_source: str) 
     assert status == 0, output
 
 
-@pytest.mark.parametrize("core", ["m4", "m7", "m33"])
+@pytest.mark.parametrize("core", ["m4", "m7", "m33", "m55"])
 def test_dsp_and_portable_paths_bit_exact_on_qemu(synthetic_source: str, core: str) -> None:
     for portable in (False, True):
         elf = K.build_firmware(synthetic_source, _cached(f"{core}-{portable}", synthetic_source), core, portable)
         status, output = K.run_qemu(elf, core)
         assert status == 0, f"{core} portable={portable}: {output}"
+
+
+@pytest.mark.parametrize("opt", ["-O0", "-Os", "-O3"])
+def test_other_optimization_levels_on_m4(synthetic_source: str, opt: str) -> None:
+    """-O0 keeps a frame pointer, so the DSP build takes the C loop instead of the assembly one."""
+    elf = K.build_firmware(synthetic_source, _cached(f"m4{opt}", synthetic_source), "m4", opt=opt)
+    status, output = K.run_qemu(elf, "m4")
+    assert status == 0, output
 
 
 @pytest.mark.slow
@@ -209,7 +245,7 @@ def test_filters_are_stored_one_channel_per_row() -> None:
     emitted = emit_ops.emit_op(subgraph, 0, lambda t: "p")
     weights = emitted.filter
     assert weights is not None and weights.rows == 6 and weights.row_elements == 9
-    tflite_layout = np.asarray(subgraph.ops[0].inputs[1].data)  # [1, kh, kw, oc]
+    tflite_layout = np.asarray(subgraph.ops[0].inputs[1].data)  # type: ignore[union-attr]  # [1, kh, kw, oc]
     assert np.array_equal(weights.channel_slice(2, 4).reshape(2, 9), tflite_layout.reshape(9, 6)[:, 2:4].T)
     assert "op0_filter + 18" in emitted.call_range(2, 4, "op0_filter + 18")
     assert emitted.scratch_bytes >= 25  # the zero-point-padded 5x5 input plane

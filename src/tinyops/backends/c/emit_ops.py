@@ -53,12 +53,14 @@ from tinyops.runtime.kernels.data_movement import _nearest_indices
 from tinyops.runtime.kernels.requant import conv_output_stage, weight_zero_points
 from tinyops.runtime.kernels.softmax import ACCUMULATION_INTEGER_BITS, SCALED_DIFF_INTEGER_BITS
 
-CRole = Literal["filter", "bias", "multiplier", "shift", "lut", "table"]
+CRole = Literal["filter", "bias", "multiplier", "shift", "lut", "table", "constant"]
 CType = Literal["int8_t", "int16_t", "int32_t", "float"]
 TensorRef = Callable[[Tensor], str]
 
 _CTYPE_DTYPES: dict[str, type] = {"int8_t": np.int8, "int16_t": np.int16, "int32_t": np.int32,
                                   "float": np.float32}
+_DTYPE_CTYPES: dict[DType, CType] = {DType.INT8: "int8_t", DType.INT16: "int16_t", DType.INT32: "int32_t",
+                                     DType.FLOAT32: "float"}
 # Unary int8 ops the runtime evaluates as (or exactly like) a function of the input byte: the C
 # kernel looks the runtime's own table up.
 LUT_KINDS = ("RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "QUANTIZE")
@@ -254,13 +256,31 @@ class _Ctx:
     scratch: str
     tensor_index: Callable[[Tensor], int | None]
     prefix: str = ""
+    # constant tensors read where activations usually are (ADD of a constant...): emitted arrays
+    inline_constants: list[CArray] = field(default_factory=list)
 
     def name(self, what: str) -> str:
         return f"{self.prefix}op{self.index}_{what}"
 
     def ptr(self, tensor: Tensor, ctype: str = "int8_t", const: bool = True) -> str:
         qualifier = "const " if const else ""
+        if tensor.is_constant and const:
+            return f"({qualifier}{ctype} *)({self.constant_array(tensor).name})"
         return f"({qualifier}{ctype} *)({self.ref(tensor)})"
+
+    def constant_array(self, tensor: Tensor) -> CArray:
+        position = next(i for i, t in enumerate(self.op.inputs) if t is tensor)
+        name = self.name(f"in{position}")
+        for array in self.inline_constants:
+            if array.name == name:
+                return array
+        ctype = _DTYPE_CTYPES.get(tensor.dtype)
+        if ctype is None:
+            raise _Unsupported(f"a constant {tensor.dtype.value} input")
+        array = CArray(name, ctype, np.asarray(tensor.data).reshape(-1).astype(_CTYPE_DTYPES[ctype]), "constant",
+                       self.tensor_index(tensor))
+        self.inline_constants.append(array)
+        return array
 
     def out(self, ctype: str = "int8_t") -> str:
         return self.ptr(self.op.outputs[0], ctype, const=False)
@@ -275,12 +295,18 @@ def _require_int8(*tensors: Tensor | None) -> None:
             raise _Unsupported(f"{tensor.dtype.value} tensor {tensor.name!r} (the C kernels are int8)")
 
 
+def matrix_scratch_bytes(depth: int, channels: int) -> int:
+    """Conv / FC scratch: two int8 vectors (rounded to 8 bytes), then the DSP path's int16 copy
+    of them and its int32 accumulators of two pixels."""
+    return (2 * depth + 7) // 8 * 8 + 4 * depth + 8 * channels
+
+
 def _align(n: int) -> int:
     return (n + SCRATCH_ALIGN_BYTES - 1) // SCRATCH_ALIGN_BYTES * SCRATCH_ALIGN_BYTES
 
 
 def _requant_arrays(ctx: _Ctx, input_t: Tensor, weights: Tensor, output_t: Tensor, channels: int,
-                    w_rows: np.ndarray) -> tuple[list[CArray], int, int, int]:
+                    w_rows: np.ndarray) -> tuple[list[CArray], int, int, int, int]:
     """Folded bias, multipliers and shifts (TFLite's conv quantization, via the runtime)."""
     w_zp = weight_zero_points(weights, channels)
     if np.any(w_zp != 0):
@@ -296,13 +322,16 @@ def _requant_arrays(ctx: _Ctx, input_t: Tensor, weights: Tensor, output_t: Tenso
         raise _Unsupported("a folded bias outside int32")
     mult = np.broadcast_to(np.asarray(stage.multiplier, np.int64), (channels,))
     shift = np.broadcast_to(np.asarray(stage.shift, np.int64), (channels,))
+    # |acc| < 2^30 for every input lets DSP cores rescale with SMMULR (see tinyops_internal.h).
+    acc_bound = 128 * np.abs(w_rows.astype(np.int64)).sum(axis=1) + np.abs(folded)
+    small = int(bool(np.all(acc_bound < (1 << 30))))
     arrays = [
         CArray(ctx.name("bias"), "int32_t", folded.astype(np.int32), "bias",
                None if bias_t is None else ctx.tensor_index(bias_t)),
         CArray(ctx.name("mult"), "int32_t", mult.astype(np.int32), "multiplier"),
         CArray(ctx.name("shift"), "int32_t", shift.astype(np.int32), "shift"),
     ]
-    return arrays, stage.zero_point, stage.qmin, stage.qmax
+    return arrays, stage.zero_point, stage.qmin, stage.qmax, small
 
 
 def _weighted(ctx: _Ctx, kernel: str, params_type: str, fields: dict[str, int | list[int] | float],
@@ -317,7 +346,7 @@ def _weighted(ctx: _Ctx, kernel: str, params_type: str, fields: dict[str, int | 
                 "{oc_start}, {oc_stop});")
     call = template.format(filter=filter_array.name, oc_start=0, oc_stop=channels)
     return EmittedOp(ctx.index, ctx.op.kind, _struct(params_type, params, fields), call,
-                     [filter_array] + requant, _align(scratch), channels, template)
+                     [filter_array] + requant + ctx.inline_constants, _align(scratch), channels, template)
 
 
 def _emit_conv(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
@@ -331,7 +360,7 @@ def _emit_conv(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
         raise _Unsupported(f"grouped convolution ({in_c} input channels, filter depth {w_in_c})")
     geo = Geometry(op, k_h, k_w)
     w_rows = w.reshape(out_c, -1)
-    requant, out_zp, qmin, qmax = _requant_arrays(ctx, input_t, weights, output_t, out_c, w_rows)
+    requant, out_zp, qmin, qmax, small = _requant_arrays(ctx, input_t, weights, output_t, out_c, w_rows)
     if dry_run:
         return None
     _, in_zp = scale_zp(input_t)
@@ -339,9 +368,9 @@ def _emit_conv(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
         batches=batches, in_h=in_h, in_w=in_w, in_c=in_c, out_h=geo.out_h, out_w=geo.out_w,
         out_c=out_c, k_h=k_h, k_w=k_w, stride_h=geo.stride_h, stride_w=geo.stride_w,
         dil_h=geo.dil_h, dil_w=geo.dil_w, pad_top=geo.pad_h[0], pad_left=geo.pad_w[0],
-        depth_multiplier=1, in_zp=in_zp, out_zp=out_zp, act_min=qmin, act_max=qmax)
+        depth_multiplier=1, in_zp=in_zp, out_zp=out_zp, act_min=qmin, act_max=qmax, acc_small=small)
     return _weighted(ctx, "tinyops_conv_s8", "tinyops_conv_params", fields, input_t, w_rows, weights,
-                     out_c, requant, 2 * k_h * k_w * in_c)
+                     out_c, requant, matrix_scratch_bytes(k_h * k_w * in_c, out_c))
 
 
 def _emit_depthwise(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
@@ -355,7 +384,7 @@ def _emit_depthwise(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
         raise _Unsupported(f"{out_c} output channels is not a multiple of {in_c} input channels")
     geo = Geometry(op, k_h, k_w)
     w_rows = np.ascontiguousarray(w.reshape(k_h * k_w, out_c).T)  # [oc][kh*kw]
-    requant, out_zp, qmin, qmax = _requant_arrays(ctx, input_t, weights, output_t, out_c, w_rows)
+    requant, out_zp, qmin, qmax, small = _requant_arrays(ctx, input_t, weights, output_t, out_c, w_rows)
     if dry_run:
         return None
     _, in_zp = scale_zp(input_t)
@@ -363,11 +392,15 @@ def _emit_depthwise(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
         batches=batches, in_h=in_h, in_w=in_w, in_c=in_c, out_h=geo.out_h, out_w=geo.out_w,
         out_c=out_c, k_h=k_h, k_w=k_w, stride_h=geo.stride_h, stride_w=geo.stride_w,
         dil_h=geo.dil_h, dil_w=geo.dil_w, pad_top=geo.pad_h[0], pad_left=geo.pad_w[0],
-        depth_multiplier=out_c // in_c, in_zp=in_zp, out_zp=out_zp, act_min=qmin, act_max=qmax)
+        depth_multiplier=out_c // in_c, in_zp=in_zp, out_zp=out_zp, act_min=qmin, act_max=qmax,
+        acc_small=small)
     plane_h = (geo.out_h - 1) * geo.stride_h + (k_h - 1) * geo.dil_h + 1
     plane_w = (geo.out_w - 1) * geo.stride_w + (k_w - 1) * geo.dil_w + 1
+    # the zero-point-padded input plane of one channel (+4 bytes a 32-bit load of the last window
+    # may touch), then one output row of int32 accumulators
+    scratch = (plane_h * plane_w + 4 + 3) // 4 * 4 + 4 * geo.out_w
     return _weighted(ctx, "tinyops_depthwise_s8", "tinyops_conv_params", fields, input_t, w_rows,
-                     weights, out_c, requant, plane_h * plane_w)
+                     weights, out_c, requant, scratch)
 
 
 def _emit_fc(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
@@ -381,18 +414,18 @@ def _emit_fc(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
         raise _Unsupported(f"weights format {op.attrs['weights_format']}")
     units, depth = w.shape
     rows = input_t.num_elements // depth
-    requant, out_zp, qmin, qmax = _requant_arrays(ctx, input_t, weights, output_t, units, w)
+    requant, out_zp, qmin, qmax, small = _requant_arrays(ctx, input_t, weights, output_t, units, w)
     if dry_run:
         return None
     fields: dict[str, int | list[int] | float] = dict(rows=rows, depth=depth, units=units, out_zp=out_zp,
-                                                      act_min=qmin, act_max=qmax)
+                                                      act_min=qmin, act_max=qmax, acc_small=small)
     return _weighted(ctx, "tinyops_fc_s8", "tinyops_fc_params", fields, input_t, w, weights, units,
-                     requant, 2 * depth)
+                     requant, matrix_scratch_bytes(depth, units))
 
 
 def _simple(ctx: _Ctx, call: str, declarations: str = "", constants: list[CArray] | None = None,
             scratch: int = 0) -> EmittedOp:
-    return EmittedOp(ctx.index, ctx.op.kind, declarations, call, constants or [], scratch)
+    return EmittedOp(ctx.index, ctx.op.kind, declarations, call, (constants or []) + ctx.inline_constants, scratch)
 
 
 def _emit_lut(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:

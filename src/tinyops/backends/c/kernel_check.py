@@ -49,6 +49,8 @@ QEMU_TARGETS: dict[str, QemuTarget] = {
                      0x00000000, 4 << 20, 40),
     "m33": QemuTarget("mps2-an505", ("-mcpu=cortex-m33", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard"),
                       0x10000000, 4 << 20, 50),
+    # ITCM (Secure) holds the whole firmware; SysTick's rate there is not documented in the notes
+    "m55": QemuTarget("mps3-an547", ("-mcpu=cortex-m55", "-mfloat-abi=hard"), 0x10000000, 512 << 10, 0),
 }
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
@@ -355,7 +357,8 @@ def build_folder(tag: str) -> Path:
 
 # --- synthetic single-op subgraphs (tests, benchmarks) ---------------------------------------------
 
-def quant(scale: float | Sequence[float], zero_point: int | Sequence[int] = 0, axis: int = 0) -> Quantization:
+def quant(scale: float | Sequence[float] | np.ndarray, zero_point: int | Sequence[int] = 0,
+          axis: int = 0) -> Quantization:
     scales = np.atleast_1d(np.asarray(scale, dtype=np.float32))
     zps = np.broadcast_to(np.atleast_1d(np.asarray(zero_point, dtype=np.int64)), scales.shape).copy()
     return Quantization(scale=scales, zero_point=zps, axis=axis)
@@ -381,8 +384,10 @@ def single_op(kind: str, inputs: list[Tensor | None], outputs: list[Tensor], **a
 
 def weighted_op(kind: Literal["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"], in_shape: tuple[int, ...],
                 out_c: int, kernel: tuple[int, int] = (1, 1), stride: int = 1, padding: str = "SAME",
-                dilation: int = 1, activation_fn: str = "NONE", seed: int = 0) -> Subgraph:
-    """A conv / depthwise / FC op with random per-channel int8 weights and a realistic output scale."""
+                dilation: int = 1, activation_fn: str = "NONE", seed: int = 0, bias_range: int = 3000,
+                out_scale: float | None = None) -> Subgraph:
+    """A conv / depthwise / FC op with random per-channel int8 weights and a realistic output scale
+    (or ``out_scale``); biases uniform in +-``bias_range``."""
     rng = np.random.default_rng(seed)
     in_scale, in_zp = 0.05, int(rng.integers(-20, 20))
     if kind == "FULLY_CONNECTED":
@@ -402,9 +407,10 @@ def weighted_op(kind: Literal["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"]
     w_scales = rng.uniform(0.002, 0.02, size=out_c)
     axis = 3 if kind == "DEPTHWISE_CONV_2D" else 0
     weights = constant_tensor("w", w, DType.INT8, quant(w_scales, 0, axis))
-    bias = constant_tensor("b", rng.integers(-3000, 3000, size=out_c), DType.INT32,
+    bias = constant_tensor("b", rng.integers(-bias_range, bias_range, size=out_c), DType.INT32,
                            quant(in_scale * w_scales, 0))
-    out_scale = float(in_scale * w_scales.mean() * np.sqrt(fan_in) * 60)
+    if out_scale is None:
+        out_scale = float(in_scale * w_scales.mean() * np.sqrt(fan_in) * 60)
     if kind == "FULLY_CONNECTED":
         out_shape: tuple[int, ...] = (int(np.prod(in_shape[:-1])), out_c)
     else:

@@ -47,26 +47,18 @@ static inline int32_t tinyops_mbqm(int32_t x, int32_t mult, int32_t shift)
     return tinyops_rdbp(tinyops_srdhm(scaled, mult), right);
 }
 
-/* The same value for multipliers >= 0 (all TFLite produces) with one 64-bit rounding step:
- * SRDHM's result h = floor((x*M + 2^30) / 2^31), and RoundingDivideByPOT(h, r) =
- * floor((h + 2^(r-1) - [h < 0]) / 2^r); nested floors of integer steps collapse, and h < 0
- * exactly when x*M < -2^30. Left shifts take the general path. */
+/* The same value for multipliers >= 0 (all TFLite produces) and shifts <= 0, in fewer
+ * instructions: SRDHM's nudge-and-truncate equals floor((x*M + 2^30) / 2^31) (no saturation: M is
+ * never INT32_MIN), a 64-bit add and a shift by the constant 31. Left shifts take the general
+ * path. */
 static inline int32_t tinyops_requant(int32_t x, int32_t mult, int32_t shift)
 {
-    if (shift > 0) {
+    if (__builtin_expect(shift > 0, 0)) {
         return tinyops_mbqm(x, mult, shift);
     }
     {
-        const int32_t right = -shift;
-        const int64_t product = (int64_t)x * mult;
-        int64_t round = (int64_t)1 << 30;
-        if (right > 0) {
-            round += (int64_t)1 << (30 + right);
-            if (product < -((int64_t)1 << 30)) {
-                round -= (int64_t)1 << 31;
-            }
-        }
-        return (int32_t)((product + round) >> (31 + right));
+        const int32_t high = (int32_t)(((int64_t)x * mult + ((int64_t)1 << 30)) >> 31);
+        return tinyops_rdbp(high, -shift);
     }
 }
 
@@ -94,20 +86,53 @@ static inline int32_t tinyops_sxtb16_ror8(int32_t x)
 }
 #endif
 
-/* rows x depth int8 inputs times units x depth filters (rows oc_start..oc_stop-1), requantized
- * into rows x units outputs. Safe when output overlaps input in the pointwise in-place way. */
-void tinyops_internal_rows_s8(int32_t rows, int32_t depth, int32_t units, const int8_t *input,
-                              const int8_t *filter, const int32_t *bias, const int32_t *mult,
-                              const int32_t *shift, int8_t *output, int8_t *scratch,
-                              int32_t oc_start, int32_t oc_stop, int32_t out_zp,
-                              int32_t act_min, int32_t act_max);
+#if TINYOPS_DSP
+/* tinyops_requant for accumulators with |acc| < 2^30 (the generator proves the bound per op):
+ * SRDHM = floor((acc*M + 2^30) / 2^31) = SMMULR(2*acc, M), and RoundingDivideByPOT without
+ * overflow since |SRDHM| < 2^30. */
+static inline int32_t tinyops_requant_small(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (__builtin_expect(shift <= 0, 1)) {
+        int32_t high;
+        __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc * 2), "r"(mult));
+        if (shift == 0) {
+            return high;
+        }
+        return (high + (1 << (-shift - 1)) - (int32_t)((uint32_t)high >> 31)) >> -shift;
+    }
+    return tinyops_mbqm(acc, mult, shift);
+}
+#endif
 
-/* Output channels oc_start..oc_stop-1 of one or two pixels whose input vectors (length depth)
- * are x0 and x1 (x1 may equal x0; then out1 is NULL and not written). */
-void tinyops_internal_pixels_s8(const int8_t *x0, const int8_t *x1, int32_t depth,
-                                const int8_t *filter, const int32_t *bias, const int32_t *mult,
-                                const int32_t *shift, int8_t *out0, int8_t *out1,
-                                int32_t oc_start, int32_t oc_stop, int32_t out_zp,
-                                int32_t act_min, int32_t act_max);
+/* The per-channel output stage of conv, depthwise and fully connected. */
+typedef struct {
+    const int32_t *bias, *mult, *shift;
+    int32_t out_zp, act_min, act_max;
+    int32_t acc_small; /* every accumulator of the op is below 2^30 in magnitude */
+} tinyops_stage;
+
+/* Requantize, add the zero point, clamp: scalars only (int8 stores may alias any struct field,
+ * which would make the compiler reload fields after every store). */
+__attribute__((always_inline, unused)) static inline int8_t tinyops_out8(int32_t acc, int32_t mult,
+                                                                 int32_t shift, int32_t small,
+                                                                 int32_t zp, int32_t lo,
+                                                                 int32_t hi)
+{
+    int32_t value;
+#if TINYOPS_DSP
+    value = small ? tinyops_requant_small(acc, mult, shift) : tinyops_requant(acc, mult, shift);
+#else
+    (void)small;
+    value = tinyops_requant(acc, mult, shift);
+#endif
+    return (int8_t)tinyops_clamp(value + zp, lo, hi);
+}
+
+/* rows x depth int8 inputs times units x depth filters (rows oc_start..oc_stop-1), requantized
+ * into rows x units outputs. Safe when output overlaps input in the pointwise in-place way.
+ * scratch: tinyops_internal_scratch_bytes(depth). */
+void tinyops_internal_rows_s8(int32_t rows, int32_t depth, int32_t units, const int8_t *input,
+                              const int8_t *filter, const tinyops_stage *st, int8_t *output,
+                              void *scratch, int32_t oc_start, int32_t oc_stop);
 
 #endif /* TINYOPS_INTERNAL_H */

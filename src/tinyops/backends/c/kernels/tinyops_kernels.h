@@ -18,8 +18,9 @@
  *   multiplier and shift are indexed by absolute channel.
  * - Bias arrays are folded: bias[oc] - input_zero_point * sum(filter[oc]), so the inner loops
  *   multiply raw int8 values; padded taps read the input zero point (which contributes zero).
- * - Scratch: conv (im2col of two output pixels) and depthwise (one zero-point-padded input
- *   channel plane) take a scratch pointer of the size emit_ops reports, 4-byte aligned.
+ * - Scratch: conv and fully connected (two input vectors, int8 and, on DSP cores, widened to
+ *   int16) and depthwise (one zero-point-padded input channel plane) take a scratch pointer of
+ *   the size emit_ops reports, 8-byte aligned.
  *
  * In-place execution (the overlaps src/tinyops/memory/inplace.py plans; nothing else may alias)
  * - view (RESHAPE, SQUEEZE, EXPAND_DIMS): tinyops_copy does nothing when in == out.
@@ -60,6 +61,7 @@ typedef struct {
     int32_t in_zp;            /* padding value (already folded into the bias) */
     int32_t out_zp;
     int32_t act_min, act_max;
+    int32_t acc_small; /* 1: every accumulator is below 2^30 in magnitude (a faster rescale) */
 } tinyops_conv_params;
 
 /* FULLY_CONNECTED: `rows` input rows of `depth` values -> rows x units. */
@@ -67,6 +69,7 @@ typedef struct {
     int32_t rows, depth, units;
     int32_t out_zp;
     int32_t act_min, act_max;
+    int32_t acc_small;
 } tinyops_fc_params;
 
 /* ADD / SUB / MUL over NumPy broadcasting: shapes padded to TINYOPS_MAX_DIMS, strides in
