@@ -115,3 +115,13 @@ def test_generate_for_the_board_builds_with_the_stm32_dma(tmp_path: Path) -> Non
     assert (tmp_path / "out" / "firmware.elf").is_file() is False  # built in a scratch copy, not shipped
     symbols = {s["symbol"]: s for s in data["symbols"]}
     assert symbols["tinyops_arena"]["elf_size_bytes"] == data["prediction"]["arena_bytes"]
+
+
+def test_systick_fallback_agrees_with_the_plugin() -> None:
+    graph = load_model(model_path("kws_dscnn_int8"))
+    board = load_board("stm32f746g-disco")
+    plugin = verify(graph, board, "qemu-m33", inputs=1)
+    systick = verify(graph, board, "qemu-m33", inputs=1, counting="systick")
+    assert systick.bit_exact and systick.counted_with.startswith("-icount")
+    for a, b in zip(plugin.ops, systick.ops):
+        assert abs(a.instructions - b.instructions) <= 2 * 50  # one SysTick tick is 50 instructions on an505

@@ -28,6 +28,9 @@ def add_parser(subparsers: Any) -> None:
                    help="DMA back end (default: pl081 on qemu-m33, deferred elsewhere, when the plan has transfers)")
     p.add_argument("--inputs", type=int, default=4, metavar="N", help="seeded random inputs (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
+    p.add_argument("--counting", choices=("auto", "plugin", "systick"), default="auto",
+                   help="per-op instruction counts: the QEMU plugin (also bytes per memory), or -icount + SysTick "
+                        "(instructions only, 40-50 instruction resolution); auto: plugin, else SysTick")
     p.add_argument("--keep", metavar="DIR", help="keep the generated project in DIR (replaced if it exists)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     board = load_board(args.board)
     graph = load_model(args.model)
     result = verify(graph, board, args.target, args.strategy, args.planner, args.inputs, args.seed, args.dma,
-                    Path(args.keep) if args.keep else None)
+                    Path(args.keep) if args.keep else None, counting=args.counting)
     if args.json:
         print_json(result.to_json())
         return 0 if result.bit_exact else 1

@@ -136,6 +136,28 @@ def _save_kernel_objects(folder: Path, key: str) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _build_firmware(files: dict[str, bytes], folder: Path, memory_map: MemoryMap, defs: str) -> Path:
+    key = _kernel_key(files, memory_map.cflags, defs)
+    _restore_kernel_objects(folder, key)
+    toolchain.make(folder, "firmware.elf", {"DEFS": defs})
+    _save_kernel_objects(folder, key)
+    return folder / "firmware.elf"
+
+
+def _run_counted(elf: Path, memory_map: MemoryMap, method: str, plugin: Path | None,
+                 folder: Path) -> toolchain.QemuRun:
+    plugin_args: list[str] = []
+    if method == "plugin":
+        marker = toolchain.symbol_address(elf, "tinyops_op_marker")
+        plugin_args.append(f"marker={marker & ~1:x}")
+        for r in memory_map.regions:
+            if r.board_memory is not None:
+                plugin_args.append(f"win={r.board_memory}:{r.origin:x}:{r.end:x}")
+    assert memory_map.machine is not None
+    return toolchain.run_qemu(elf, memory_map.machine, plugin if method == "plugin" else None, plugin_args, folder,
+                              icount=method == "systick")
+
+
 @dataclass
 class OpCount:
     index: int
@@ -214,10 +236,14 @@ def _parse_counts(path: Path, steps: int) -> tuple[list[str], list[list[int]]]:
 
 def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", planner: str = "best",
            inputs: int = 1, seed: int = 0, dma: str | None = None, keep: Path | None = None,
-           drop_wait: int | None = None, count: bool = True, portable: bool = False) -> VerifyResult:
+           drop_wait: int | None = None, count: bool = True, portable: bool = False,
+           counting: str = "auto") -> VerifyResult:
     """Generate, build, run and compare (see module doc). ``portable`` builds the kernels' portable
     C path on DSP cores too (TINYOPS_FORCE_PORTABLE); ``drop_wait`` omits one transfer's wait (a
-    test that the deferred DMA back end catches it)."""
+    test that the deferred DMA back end catches it). ``counting``: auto (the plugin, else -icount +
+    SysTick), plugin, systick."""
+    if counting not in ("auto", "plugin", "systick"):
+        raise TinyOpsError(f"unknown counting method {counting!r}; choose auto, plugin or systick")
     import time
 
     if target not in TARGETS:
@@ -262,28 +288,31 @@ def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", 
             defs = "-DTINYOPS_HARNESS_REGION -DTINYOPS_PROFILE" + (" -DTINYOPS_FORCE_PORTABLE" if portable else "")
             if memory_map.pl081_base is not None:
                 defs += f" -DTINYOPS_PL081_BASE=0x{memory_map.pl081_base:08X}u"
-            build_started = time.perf_counter()
-            key = _kernel_key(project.files, memory_map.cflags, defs)
-            _restore_kernel_objects(folder, key)
-            toolchain.make(folder, "firmware.elf", {"DEFS": defs})
-            _save_kernel_objects(folder, key)
-            build_s = time.perf_counter() - build_started
-            elf = folder / "firmware.elf"
-            plugin_args: list[str] = []
+            method = counting if count else "none"
             plugin = None
-            if count:
-                plugin = toolchain.plugin_path(default_cache_dir())
-                marker = toolchain.symbol_address(elf, "tinyops_op_marker")
-                plugin_args.append(f"marker={marker & ~1:x}")
-                for r in memory_map.regions:
-                    if r.board_memory is not None:
-                        plugin_args.append(f"win={r.board_memory}:{r.origin:x}:{r.end:x}")
-            assert memory_map.machine is not None
-            run = toolchain.run_qemu(elf, memory_map.machine, plugin, plugin_args, folder)
+            if method in ("auto", "plugin"):
+                try:
+                    plugin = toolchain.plugin_path(default_cache_dir())
+                    method = "plugin"
+                except TinyOpsError:
+                    if method == "plugin":
+                        raise
+                    method = "systick"
+            build_started = time.perf_counter()
+            systick = " -DTINYOPS_SYSTICK" if method == "systick" else ""
+            elf = _build_firmware(project.files, folder, memory_map, defs + systick)
+            build_s = time.perf_counter() - build_started
+            run = _run_counted(elf, memory_map, method, plugin, folder)
+            if (method == "plugin" and counting == "auto" and run.exit_code not in (0, 1)
+                    and "plugin" in run.output.lower()):
+                # This QEMU refuses the plugin (e.g. a newer plugin API): count with -icount + SysTick.
+                method = "systick"
+                elf = _build_firmware(project.files, folder, memory_map, defs + " -DTINYOPS_SYSTICK")
+                run = _run_counted(elf, memory_map, method, None, folder)
             output, code, qemu_s = run.output, run.exit_code, run.wall_s
             ops = []
             total_insns = 0
-            if count and run.counts_path is not None and run.counts_path.is_file() and code in (0, 1):
+            if code in (0, 1) and method == "plugin" and run.counts_path is not None and run.counts_path.is_file():
                 windows, rows = _parse_counts(run.counts_path, steps)
                 for k, s in enumerate(deployment.steps):
                     row = rows[k + 1]
@@ -291,6 +320,16 @@ def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", 
                     writes = {w: row[2 + 2 * i] for i, w in enumerate(windows) if row[2 + 2 * i]}
                     ops.append(OpCount(s.op_index, s.op.label, int(op_counts(s.op).macs), row[0], reads, writes))
                     total_insns += row[0]
+            elif code in (0, 1) and method == "systick" and memory_map.instructions_per_tick:
+                ticks = [int(line.rsplit(" ", 1)[1]) for line in output.splitlines() if line.startswith("tinyops: tick ")]
+                if len(ticks) != steps + 1:
+                    raise TinyOpsError(f"the firmware reported {len(ticks)} SysTick marks, expected {steps + 1}")
+                for k, s in enumerate(deployment.steps):
+                    insns = (ticks[k + 1] - ticks[k]) * memory_map.instructions_per_tick
+                    ops.append(OpCount(s.op_index, s.op.label, int(op_counts(s.op).macs), insns, {}, {}))
+                    total_insns += insns
+            elif method == "systick":
+                method = "none"  # no established SysTick rate on this machine
             sections = toolchain.elf_sections(elf)
             totals = elf_totals(memory_map, sections)
             ram_memory = memory_map.by_role("ram")
@@ -298,7 +337,10 @@ def verify(graph: Graph, board: Board, target: str, strategy: str = "internal", 
             flash = totals.get("flash", 0)
             ram = totals.get(ram_memory.board_memory, 0)
             ext = {m: v for m, v in totals.items() if m not in ("flash", ram_memory.board_memory)}
-            sizes_from, counted = "elf", "qemu plugin" if count else "not counted"
+            sizes_from, counted = "elf", {
+                "plugin": "qemu plugin",
+                "systick": f"-icount shift=0 + SysTick ({memory_map.instructions_per_tick} instructions per tick)",
+                "none": "not counted"}[method]
         mismatches = _reported(output, "mismatched bytes")
         if code not in (0, 1) or mismatches < 0:
             last = output.strip().splitlines()[-1] if output.strip() else "no output"

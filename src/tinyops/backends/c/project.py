@@ -340,8 +340,41 @@ def render_main(view: DeploymentView) -> str:
 #include "tinyops_sections.h"
 #include "tinyops_semihost.h"
 
+#if defined(TINYOPS_SYSTICK)
+/* Fallback counting without the QEMU plugin: under -icount shift=0 SysTick on the core clock ticks
+ * once per (clock period / 1 ns) instructions; each marker of the first inference records it. */
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+static uint32_t tick_marks[TINYOPS_NUM_OPS + 1];
+static uint32_t tick_count, tick_high;
+
+static uint32_t ticks_now(void) {{
+    uint32_t wrapped = SYST_CSR & (1u << 16); /* COUNTFLAG, cleared by the read */
+    uint32_t value = SYST_CVR;
+    if (wrapped) tick_high += 1u << 24;
+    return tick_high + (0xFFFFFFu - value);
+}}
+
+__attribute__((noinline, used)) void tinyops_op_marker(void) {{
+    if (tick_count < TINYOPS_NUM_OPS + 1) tick_marks[tick_count++] = ticks_now();
+}}
+
+static void start_ticks(void) {{
+    SYST_RVR = 0xFFFFFFu;
+    SYST_CVR = 0u;
+    SYST_CSR = 5u; /* enable, processor clock, no interrupt */
+}}
+
+static void report_ticks(void) {{
+    for (uint32_t k = 0; k < tick_count; k++) tinyops_put_uint("tinyops: tick ", tick_marks[k]);
+}}
+#else
 /* QEMU's counting plugin splits instruction counts where this runs (between ops). */
 __attribute__((noinline, used)) void tinyops_op_marker(void) {{ __asm__ volatile("" ::: "memory"); }}
+static void start_ticks(void) {{}}
+static void report_ticks(void) {{}}
+#endif
 
 #if !defined(TINYOPS_HOST)
 uint32_t tinyops_stack_used(void); /* startup.c: deepest stack use since reset, in bytes */
@@ -358,11 +391,13 @@ static uint32_t count_mismatches(const uint8_t *got, const uint8_t *want, uint32
 int main(void) {{
     uint32_t mismatches = 0;
     tinyops_dma_init();
+    start_ticks();
     for (uint32_t k = 0; k < TINYOPS_TEST_VECTORS; k++) {{
         tinyops_invoke({call_args});
 {compares}
     }}
     uint32_t pending = tinyops_dma_pending();
+    report_ticks();
     tinyops_put_uint("tinyops: vectors ", TINYOPS_TEST_VECTORS);
     tinyops_put_uint("tinyops: mismatched bytes ", mismatches);
     tinyops_put_uint("tinyops: transfers left pending ", pending);

@@ -66,18 +66,23 @@ class QemuMachine:
     harness: tuple[int, int]
     pl081_base: int | None = None
     ext_flash_read_only: bool = False
+    # Instructions per SysTick tick under -icount shift=0 (1 ns per instruction, SysTick on the
+    # core clock: 25 MHz on mps2-an385/386/500, 20 MHz on an505); None: not established here.
+    instructions_per_tick: int | None = None
 
 
 # mps2 PSRAM (16 MiB) is split: 6 MiB stand for QSPI flash, 6 MiB for SDRAM, 4 MiB for the harness.
 QEMU_MACHINES: dict[str, QemuMachine] = {
     "qemu-m4": QemuMachine("qemu-m4", "mps2-an386", "M4", (0x00000000, 4 * MIB), (0x20000000, 4 * MIB),
-                           (0x21000000, 6 * MIB), (0x21600000, 6 * MIB), (0x21C00000, 4 * MIB)),
+                           (0x21000000, 6 * MIB), (0x21600000, 6 * MIB), (0x21C00000, 4 * MIB),
+                           instructions_per_tick=40),
     "qemu-m7": QemuMachine("qemu-m7", "mps2-an500", "M7", (0x00000000, 4 * MIB), (0x20000000, 4 * MIB),
-                           (0x60000000, 6 * MIB), (0x60600000, 6 * MIB), (0x60C00000, 4 * MIB)),
+                           (0x60000000, 6 * MIB), (0x60600000, 6 * MIB), (0x60C00000, 4 * MIB),
+                           instructions_per_tick=40),
     # an505 resets Secure: Secure aliases of SSRAM1 (code) and SSRAM2+3 (data); PSRAM has no MPC.
     "qemu-m33": QemuMachine("qemu-m33", "mps2-an505", "M33", (0x10000000, 4 * MIB), (0x38000000, 4 * MIB),
                             (0x80000000, 6 * MIB), (0x80600000, 6 * MIB), (0x80C00000, 4 * MIB),
-                            pl081_base=0x50110000),
+                            pl081_base=0x50110000, instructions_per_tick=50),
     # an547: ITCM for code, DTCM for data, the read-only QSPI region as external flash, DDR for the rest.
     "qemu-m55": QemuMachine("qemu-m55", "mps3-an547", "M55", (0x10000000, 512 * KIB), (0x30000000, 512 * KIB),
                             (0x38000000, 8 * MIB), (0x70000000, 8 * MIB), (0x70800000, 8 * MIB),
@@ -96,6 +101,7 @@ class MemoryMap:
     machine: str | None = None
     pl081_base: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    instructions_per_tick: int | None = None
 
     def by_role(self, role: Role) -> Region | None:
         return next((r for r in self.regions if r.role == role), None)
@@ -174,7 +180,8 @@ def qemu_map(board: Board, target: str) -> MemoryMap:
         notes.append(f"{ext_ram} stands at 0x{machine.ext_ram[0]:08X}")
     regions.append(Region("HARNESS", machine.harness[0], machine.harness[1], "harness", None))
     return MemoryMap(target, machine.core, tuple(regions), CORE_FLAGS[machine.core], machine=machine.machine,
-                     pl081_base=machine.pl081_base, notes=tuple(notes))
+                     pl081_base=machine.pl081_base, notes=tuple(notes),
+                     instructions_per_tick=machine.instructions_per_tick)
 
 
 __all__ = ["TARGETS", "DMA_BACKENDS", "QEMU_MACHINES", "MemoryMap", "Region", "board_map", "qemu_map", "sram_run",

@@ -93,12 +93,15 @@ def symbol_address(elf: Path, symbol: str) -> int:
     raise TinyOpsError(f"{elf} has no symbol {symbol}")
 
 
-def run_qemu(elf: Path, machine: str, plugin: Path | None, plugin_args: list[str], workdir: Path) -> QemuRun:
+def run_qemu(elf: Path, machine: str, plugin: Path | None, plugin_args: list[str], workdir: Path,
+             icount: bool = False) -> QemuRun:
     import time
 
     qemu = require("qemu-system-arm")
     args = [qemu, "-M", machine, "-display", "none", "-monitor", "none", "-serial", "none",
             "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+    if icount:
+        args += ["-icount", "shift=0"]
     counts = None
     if plugin is not None:
         counts = workdir / "counts.txt"
