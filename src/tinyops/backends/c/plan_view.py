@@ -76,6 +76,19 @@ class StepView:
     partitions: tuple[PartitionView, ...]
     scratch: tuple[ScratchSlot, ...]
     inplace_kind: str | None
+    # Arena byte ranges in use while this step runs (None: not known, e.g. around overlay buffers).
+    busy: tuple[tuple[int, int], ...] | None = None
+
+    def free_gap(self, size_bytes: int, arena_bytes: int, align_bytes: int = 16) -> int | None:
+        """The lowest aligned arena offset with ``size_bytes`` free during this step."""
+        if self.busy is None:
+            return None
+        cursor = 0
+        for lo, hi in sorted(self.busy):
+            if lo - cursor >= size_bytes:
+                return cursor
+            cursor = max(cursor, -(-hi // align_bytes) * align_bytes)
+        return cursor if arena_bytes - cursor >= size_bytes else None
 
 
 @dataclass
@@ -161,8 +174,12 @@ def _internal_view(graph: Graph, board: Board, plan: Plan, planner: str,
     for b in memory.scratch:
         if b.op_index is not None:
             scratch.setdefault(b.op_index, []).append(ScratchSlot(b.name, b.offset, b.size_bytes))
-    steps = [StepView(k, i, subgraph.ops[i], _whole(subgraph.ops[i]), tuple(scratch.get(i, ())), kinds.get(i))
-             for k, i in enumerate(memory.order)]
+    busy: list[list[tuple[int, int]]] = [[] for _ in memory.order]
+    for b in memory.buffers:
+        for k in range(max(b.first_op, 0), min(b.last_op, len(busy) - 1) + 1):
+            busy[k].append((b.offset, b.offset + b.aligned_bytes))
+    steps = [StepView(k, i, subgraph.ops[i], _whole(subgraph.ops[i]), tuple(scratch.get(i, ())), kinds.get(i),
+                      tuple(busy[k])) for k, i in enumerate(memory.order)]
     constants = {i: FLASH_NAME for i, t in enumerate(subgraph.tensors) if t.is_constant}
     return DeploymentView(plan.model, graph, board, "internal", planner, arena_memory(board), memory.arena_bytes,
                           tensors, constants, {}, steps, [], plan,

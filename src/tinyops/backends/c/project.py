@@ -138,12 +138,17 @@ def _start_positions(view: DeploymentView) -> dict[int, int]:
     return out
 
 
-def _scratch_expr(step: StepView, needed_bytes: int, extra: list[int]) -> str:
+def _scratch_expr(step: StepView, needed_bytes: int, arena_bytes: int, extra: list[int]) -> str:
+    """The kernel's scratch: the plan's scratch slot for the op, else arena bytes nothing uses
+    during the op, else one buffer beside the arena (counted apart)."""
     if needed_bytes <= 0:
         return "(void *)0"
     for slot in step.scratch:
         if slot.size_bytes >= needed_bytes and slot.offset_bytes % 4 == 0:
             return f"(void *)(tinyops_arena + {slot.offset_bytes})"
+    gap = step.free_gap(needed_bytes, arena_bytes)
+    if gap is not None:
+        return f"(void *)(tinyops_arena + {gap})  /* free during this op */"
     extra.append(needed_bytes)
     return "(void *)tinyops_scratch"
 
@@ -188,7 +193,7 @@ def render_model(view: DeploymentView,
     position = 0
     for step in view.steps:
         emitted = emitted_ops[step.step]
-        scratch = _scratch_expr(step, emitted.scratch_bytes, extra_scratch)
+        scratch = _scratch_expr(step, emitted.scratch_bytes, view.arena_bytes, extra_scratch)
         body.append("    " + _describe(view, step, ptr))
         body.append("    TINYOPS_OP_MARKER();")
         for part in step.partitions:
