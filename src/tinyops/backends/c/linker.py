@@ -102,7 +102,8 @@ def linker_script(memory_map: MemoryMap, arena_bytes: int, stack_bytes: int = ST
                 f"RAM overflow: arena + .data + .bss + stack exceed SRAM {ram.description or ram.board_memory} "
                 f"({ram.length_bytes} B)"),
         _assert("__data_load + SIZEOF(.data) <= ORIGIN(FLASH) + LENGTH(FLASH)",
-                f"FLASH overflow: code + constants exceed the internal flash ({code.length_bytes} B)"),
+                f"FLASH overflow: code + constants exceed {code.description or 'the internal flash'} "
+                f"({code.length_bytes} B)"),
     ]
     if ext_flash is not None:
         lines.append(_assert("__ext_flash_end <= ORIGIN(EXT_FLASH) + LENGTH(EXT_FLASH)",

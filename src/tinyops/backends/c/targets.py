@@ -163,8 +163,10 @@ def qemu_map(board: Board, target: str) -> MemoryMap:
     if machine is None:
         raise TinyOpsError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     first, _, sram_bytes, members = sram_run(board)
+    flash_note = (f"the {machine.code[1]} B code memory of {machine.machine}, smaller than the board's flash"
+                  if machine.code[1] < board.internal_flash.size_bytes else "")
     regions = [Region("FLASH", machine.code[0], min(board.internal_flash.size_bytes, machine.code[1]), "code",
-                      "flash", False),
+                      "flash", False, description=flash_note),
                Region("RAM", machine.sram[0], min(sram_bytes, machine.sram[1]), "ram", first,
                       description=" + ".join(members))]
     ext_flash, ext_ram = _externals(board)
