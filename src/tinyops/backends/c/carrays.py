@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from tinyops.ir.dtypes import DType
@@ -17,11 +15,6 @@ _NUMPY_C = {np.dtype("int8"): "int8_t", np.dtype("uint8"): "uint8_t", np.dtype("
             np.dtype("int32"): "int32_t", np.dtype("float32"): "float", np.dtype("uint32"): "uint32_t",
             np.dtype("int64"): "int64_t", np.dtype("uint16"): "uint16_t"}
 PER_LINE = 24
-
-
-def c_identifier(text: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", text)
-    return cleaned if cleaned and not cleaned[0].isdigit() else f"_{cleaned}"
 
 
 def c_type_of(dtype: np.dtype) -> str:
@@ -57,4 +50,4 @@ def c_array(name: str, values: np.ndarray, attributes: str = "", align_bytes: in
             f"    {body}\n}};\n")
 
 
-__all__ = ["C_TYPES", "c_array", "c_identifier", "c_type_of"]
+__all__ = ["C_TYPES", "c_array", "c_type_of"]
