@@ -152,3 +152,16 @@ def test_tinyops_kernel_profile_is_derived_from_emulation() -> None:
         assert params.status == "derived" and "emulation" in params.source and "QEMU" in params.source
     plan = build_plan(load_model(VWW), load_board(F746), "internal", kernels="tinyops")
     assert plan.kernels == "tinyops" and simulate(plan).latency_ms > 0
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs the host C compiler")
+def test_generate_without_test_vectors_runs_on_zeros(tmp_path: Path) -> None:
+    out = tmp_path / "kws"
+    done = tinyops("generate", str(model_path("kws_dscnn_int8")), "--board", F746, "--output", str(out),
+                   "--no-build", "--inputs", "0")
+    assert done.returncode == 0, done.stderr
+    assert "#define TINYOPS_TEST_VECTORS 0" in (out / "test_data.h").read_text()
+    built = subprocess.run(["make", "-s", "-C", str(out), "host"], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    ran = subprocess.run([str(out / "model_host")], capture_output=True, text=True)
+    assert ran.returncode == 0 and "tinyops: vectors 0" in ran.stdout

@@ -27,7 +27,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--dma", choices=DMA_BACKENDS, default=None,
                    help="DMA back end for overlay transfers (default: stm32 when the plan has transfers)")
     p.add_argument("--inputs", type=int, default=1, metavar="N",
-                   help="seeded test vectors embedded for main.c's self-check (default 1)")
+                   help="seeded test vectors embedded for main.c's self-check (default 1; they sit in flash: "
+                        "0 embeds none and main.c runs one inference on zeros)")
     p.add_argument("--seed", type=int, default=0, help="seed of the test vectors (default 0)")
     p.add_argument("--no-build", action="store_true",
                    help="do not build the firmware (memory_map then lists the plan's figures only)")

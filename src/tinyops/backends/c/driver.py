@@ -70,7 +70,7 @@ def generate(graph: Graph, board: Board, output: Path, strategy: str = "internal
     deployment = view(graph, board, strategy, planner)
     memory_map = board_map(board)
     backend = choose_dma(deployment, "board", dma)
-    vectors, expected = make_vectors(graph, inputs, seed)
+    vectors, expected = make_vectors(graph, inputs, seed, minimum=0)
     project = build_project(deployment, memory_map, backend, vectors, expected)
     can_build = shutil.which("arm-none-eabi-gcc") is not None and shutil.which("make") is not None
     if build is True and not can_build:

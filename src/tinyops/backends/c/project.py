@@ -320,8 +320,9 @@ def render_test_data(inputs: list[list[np.ndarray]], expected: list[list[np.ndar
 
 def render_test_header(count: int, n_in: int, n_out: int) -> str:
     lines = ["#ifndef TINYOPS_TEST_DATA_H", "#define TINYOPS_TEST_DATA_H", f"#define TINYOPS_TEST_VECTORS {count}"]
-    lines += [f"extern const void *const tinyops_test_in{i}[TINYOPS_TEST_VECTORS];" for i in range(n_in)]
-    lines += [f"extern const void *const tinyops_test_out{i}[TINYOPS_TEST_VECTORS];" for i in range(n_out)]
+    if count:
+        lines += [f"extern const void *const tinyops_test_in{i}[TINYOPS_TEST_VECTORS];" for i in range(n_in)]
+        lines += [f"extern const void *const tinyops_test_out{i}[TINYOPS_TEST_VECTORS];" for i in range(n_out)]
     return "\n".join(lines + ["#endif", ""])
 
 
@@ -332,6 +333,9 @@ def render_main(view: DeploymentView) -> str:
                      for i in range(n_out))
     call_args = ", ".join([f"(const void *)tinyops_test_in{i}[k]" for i in range(n_in)]
                           + [f"(void *)out{i}" for i in range(n_out)])
+    zero_inputs = "\n".join(f"    static uint8_t in{i}[TINYOPS_INPUT{i}_BYTES] TINYOPS_IN_HARNESS_BSS "
+                            f"__attribute__((aligned(16)));" for i in range(n_in))
+    zero_args = ", ".join([f"(const void *)in{i}" for i in range(n_in)] + [f"(void *)out{i}" for i in range(n_out)])
     compares = "\n".join(
         f"        mismatches += count_mismatches(out{i}, (const uint8_t *)tinyops_test_out{i}[k], "
         f"TINYOPS_OUTPUT{i}_BYTES);" for i in range(n_out))
@@ -387,20 +391,28 @@ uint32_t tinyops_stack_used(void); /* startup.c: deepest stack use since reset, 
 
 {outs}
 
+#if TINYOPS_TEST_VECTORS > 0
 static uint32_t count_mismatches(const uint8_t *got, const uint8_t *want, uint32_t bytes) {{
     uint32_t n = 0;
     for (uint32_t i = 0; i < bytes; i++) n += got[i] != want[i];
     return n;
 }}
+#endif
 
 int main(void) {{
     uint32_t mismatches = 0;
     tinyops_dma_init();
     start_ticks();
+#if TINYOPS_TEST_VECTORS > 0
     for (uint32_t k = 0; k < TINYOPS_TEST_VECTORS; k++) {{
         tinyops_invoke({call_args});
 {compares}
     }}
+#else
+    /* No embedded vectors (generate --inputs 0): one inference on zeros, nothing to compare. */
+{zero_inputs}
+    tinyops_invoke({zero_args});
+#endif
     uint32_t pending = tinyops_dma_pending();
     report_ticks();
     tinyops_put_uint("tinyops: vectors ", TINYOPS_TEST_VECTORS);

@@ -28,9 +28,10 @@ def random_input(tensor: Tensor, rng: np.random.Generator) -> np.ndarray:
     raise TinyOpsError(f"cannot make test inputs of type {tensor.dtype.value} for input {tensor.name!r}")
 
 
-def make_vectors(graph: Graph, count: int, seed: int) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
-    if count < 1:
-        raise TinyOpsError(f"--inputs must be at least 1, got {count}")
+def make_vectors(graph: Graph, count: int, seed: int,
+                 minimum: int = 1) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
+    if count < minimum:
+        raise TinyOpsError(f"--inputs must be at least {minimum}, got {count}")
     rng = np.random.default_rng(seed)
     interpreter = Interpreter(graph)
     inputs = [[random_input(t, rng) for t in graph.main.inputs] for _ in range(count)]

@@ -34,9 +34,9 @@ __attribute__((noreturn)) static inline void tinyops_exit(int status) { exit(sta
 
 /* Decimal without printf (newlib's printf would dominate a small firmware's flash). */
 static inline void tinyops_put_uint(const char *label, uint32_t value) {
-    char text[48];
+    char text[64];
     int n = 0;
-    while (label[n] && n < 30) {
+    while (label[n] && n < 48) {
         text[n] = label[n];
         n++;
     }
