@@ -59,14 +59,15 @@ def test_zoo_model_bit_exact() -> None:
 def test_counts_per_op_and_memory() -> None:
     graph = load_model(model_path("vww_mobilenetv1_96_int8"))
     result = verify(graph, load_board("stm32f746g-disco"), "qemu-m4", inputs=2)
-    assert result.bit_exact and result.arena_bytes == 46080
+    # 46,080 B of activations (the best planner) + the C kernels' scratch, planned in the arena.
+    assert result.bit_exact and result.arena_bytes == 46320 and result.extra_scratch_bytes == 0
     assert len(result.ops) == len(graph.main.ops)
     assert result.instructions == sum(o.instructions for o in result.ops) > 0
     convs = [o for o in result.ops if o.type == "CONV_2D"]
     assert all(o.bytes_read.get("flash", 0) > 0 and o.bytes_written.get("DTCM", 0) > 0 for o in convs)
     again = verify(graph, load_board("stm32f746g-disco"), "qemu-m4", inputs=2)
     assert [o.instructions for o in again.ops] == [o.instructions for o in result.ops]  # deterministic
-    assert result.ram_bytes < 46080 + 8192 and result.stack_used_bytes > 0
+    assert result.ram_bytes < 46320 + 8192 and result.stack_used_bytes > 0
 
 
 def test_tflm_planner_arena_bit_exact() -> None:
