@@ -174,6 +174,13 @@ def test_tinyops_library_scratch_is_the_emitters(name: str) -> None:
         assert TINYOPS.scratch_bytes(op) == scratch_bytes(main, i), (i, op.kind)
 
 
+def test_tinyops_library_lists_the_emitters_kinds() -> None:
+    from tinyops.backends.c.emit_ops import supported_kinds
+    from tinyops.kernels.tinyops_scratch import TINYOPS_KINDS
+
+    assert set(supported_kinds()) == TINYOPS_KINDS  # planning and generation agree on what runs
+
+
 def test_tinyops_library_refuses_ops_without_a_c_kernel() -> None:
     from tinyops.ir.dtypes import DType
     from tinyops.ir.graph import Op, Tensor
