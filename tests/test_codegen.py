@@ -205,3 +205,17 @@ def test_generate_without_test_vectors_runs_on_zeros(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     ran = subprocess.run([str(out / "model_host")], capture_output=True, text=True)
     assert ran.returncode == 0 and "tinyops: vectors 0" in ran.stdout
+
+
+def test_in_place_kernels_get_their_scratch_in_the_arena() -> None:
+    """An in-place depthwise op's copy buffer is its kernel's scratch: planned at least that large,
+    so no scratch lives beside the arena (mcunet_vww used to need 1,776 B there)."""
+    from tinyops.backends.c.emit_ops import scratch_bytes
+
+    deployment = view(load_model(model_path("mcunet_vww")), load_board(F746), "internal", "best")
+    main = deployment.graph.main
+    assert any(s.inplace_kind == "depthwise" for s in deployment.steps)
+    for step in deployment.steps:
+        need = scratch_bytes(main, step.op_index)
+        if need:
+            assert max(s.size_bytes for s in step.scratch) >= need, (step.op_index, step.op.kind)
