@@ -219,3 +219,24 @@ def test_in_place_kernels_get_their_scratch_in_the_arena() -> None:
         need = scratch_bytes(main, step.op_index)
         if need:
             assert max(s.size_bytes for s in step.scratch) >= need, (step.op_index, step.op.kind)
+
+
+def test_row_tiled_candidates_are_not_generated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generator cannot execute row tiles yet: it takes a candidate without them, or refuses."""
+    from dataclasses import replace
+
+    from tinyops.backends.c import plan_view
+    from tinyops.errors import TinyOpsError
+    from tinyops.planning.common import PlanOptions
+    from tinyops.planning.internal import plan_internal
+
+    graph, board = load_model(VWW), load_board(F746)
+    options = PlanOptions(kernels="tinyops", runtime="tinyops")
+    flat = plan_internal(graph, board, options)
+    tiled = plan_internal(graph, board, options)
+    tiled.steps[0].partitions = [replace(tiled.steps[0].partitions[0], row_start=0, row_stop=8)]
+    monkeypatch.setattr(plan_view, "candidates", lambda *args, **kwargs: [tiled, flat])
+    assert plan_view.choose_plan(graph, board, "overlay-v2", options) is flat
+    monkeypatch.setattr(plan_view, "candidates", lambda *args, **kwargs: [tiled])
+    with pytest.raises(TinyOpsError, match="row tiles"):
+        plan_view.choose_plan(graph, board, "overlay-v2", options)
