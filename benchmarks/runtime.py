@@ -6,10 +6,13 @@ Every engine runs in this process on the same seeded random inputs, one inferenc
 for about ``--seconds`` each (after one warm-up call). Columns:
   tinyops      our Interpreter.run, one inference per call
   tinyops/N    our Interpreter.run_batch over N inferences at once (vectorized), per inference
+  tinyops-c    the generated C (`run --engine c`: -O3 -march=native shared library via ctypes),
+               one inference per call; preparation (generation + build, cached) not timed
   litert       LiteRT, default op resolver (optimized kernels, XNNPACK where it applies), 1 thread
   litert-ref   LiteRT with the reference kernels (BUILTIN_REF), 1 thread
   tflm         the TFLM Python interpreter (tflite_micro)
-and ratios of ours (single inference) to TFLM and to LiteRT default, measured in the same run.
+and ratios of ours (single inference) to TFLM and to LiteRT default, measured in the same run, plus
+the generated C against LiteRT's reference kernels (target >= 3x) and default kernels (target >= 0.3x).
 """
 
 from __future__ import annotations
@@ -90,6 +93,16 @@ def litert_rate(path: Path, inputs: list[np.ndarray], seconds: float, reference:
     return rate(call, seconds)
 
 
+def c_rate(graph, inputs: list[np.ndarray], seconds: float) -> float | None:  # type: ignore[no-untyped-def]
+    from tinyops.backends.c.host_engine import CEngine
+
+    try:
+        engine = CEngine(graph)
+    except TinyOpsError:
+        return None  # an op without a C kernel
+    return rate(lambda: engine.run(inputs), seconds)
+
+
 def tflm_rate(path: Path, inputs: list[np.ndarray], seconds: float) -> float | None:
     from tflite_micro.python.tflite_micro import runtime
 
@@ -115,6 +128,7 @@ def measure(path: Path, seconds: float, batch: int) -> Row:
     return Row(path.stem, {
         "tinyops": rate(lambda: ours.run(inputs), seconds),
         f"tinyops/{batch}": rate(lambda: ours.run_batch(many), seconds, per_call=batch),
+        "tinyops-c": c_rate(graph, inputs, seconds),
         "litert": litert_rate(path, inputs, seconds, reference=False),
         "litert-ref": litert_rate(path, inputs, seconds, reference=True),
         "tflm": tflm_rate(path, inputs, seconds),
@@ -155,17 +169,23 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'model (inferences/s)':28}" + "".join(f"{c:>12}" for c in columns) + f"{'vs tflm':>9}{'vs litert':>10}"
     print(header)
     print("-" * len(header))
-    vs_tflm, vs_litert = [], []
+    vs_tflm, vs_litert, c_vs_ref, c_vs_default = [], [], [], []
     for row in rows:
         r = row.rates
         if r["tflm"]:
             vs_tflm.append(r["tinyops"] / r["tflm"])  # type: ignore[operator]
         if r["litert"]:
             vs_litert.append(r["tinyops"] / r["litert"])  # type: ignore[operator]
+        if r["tinyops-c"] and r["litert-ref"]:
+            c_vs_ref.append(r["tinyops-c"] / r["litert-ref"])  # type: ignore[operator]
+        if r["tinyops-c"] and r["litert"]:
+            c_vs_default.append(r["tinyops-c"] / r["litert"])  # type: ignore[operator]
         print(f"{row.model:28}" + "".join(f"{fmt(r[c]):>12}" for c in columns)
               + f"{ratio(r['tinyops'], r['tflm']):>9}{ratio(r['tinyops'], r['litert']):>10}")
     print(f"\ngeometric mean, tinyops (1 inference/call): {geomean(vs_tflm):.2f}x the TFLM interpreter, "
           f"{geomean(vs_litert):.2f}x LiteRT (default kernels, 1 thread)")
+    print(f"geometric mean, generated C (tinyops-c): {geomean(c_vs_ref):.2f}x LiteRT reference kernels "
+          f"(target >= 3x), {geomean(c_vs_default):.2f}x LiteRT default kernels at 1 thread (target >= 0.3x)")
     return 0
 
 

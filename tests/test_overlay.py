@@ -128,3 +128,31 @@ def test_verifier_catches_races_and_overlaps() -> None:
     # A DMA engine that cannot reach the source.
     wrong = replace(plan, transfers=[replace(t, engine="DMA9") if t is racy else t for t in plan.transfers])
     assert any("no DMA engine" in issue for issue in verify(wrong))
+
+
+def test_overlay_window_odd_slot_ends_inside_the_double_buffer() -> None:
+    """The odd slice sits at the top of the two slots, not of the free space past them: the plan's
+    SRAM figure (lo + 2 x slot) covers it (it used to fall up to 15 B short)."""
+    from tinyops.planning.overlay import SLOT_ALIGN_BYTES, OverlayWindow
+
+    window = OverlayWindow(0, 110)  # two 48 B slots; 14 B of free space above them
+    assert window.slot_bytes == 48
+    for size in range(1, window.slot_bytes + 1):
+        odd = window.slot_offset(1, size)
+        assert odd % SLOT_ALIGN_BYTES == 0 and odd >= window.slot_bytes  # above the even slot
+        assert odd + size <= window.lo_bytes + 2 * window.slot_bytes
+
+
+@pytest.mark.parametrize("strategy", ["overlay-v1", "overlay-v2"])
+def test_overlay_arena_covers_every_buffer(strategy: str) -> None:
+    from tinyops.planning.planners import candidates
+
+    graph = model("mnasnet-b1", 1.0, 64)
+    board = load_board("stm32f746g-disco@paper")
+    for plan in candidates(graph, board, strategy, PlanOptions(runtime="tinyops", kernels="tinyops")):
+        sram = [b for b in plan.buffers if b.memory not in plan.external_bytes and b.kind != "constant"]
+        assert sram and max(b.end_bytes for b in sram) <= plan.arena_bytes
+        ends = [a.offset_bytes + a.size_bytes for s in plan.steps for p in s.partitions for a in p.accesses
+                if a.offset_bytes is not None and a.role in ("filter", "input", "output", "scratch")
+                and a.memory not in plan.external_bytes and a.memory != "flash"]
+        assert max(ends) <= plan.arena_bytes

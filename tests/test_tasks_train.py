@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def test_qat_dscnn_trains_exports_and_agrees_with_fake_quant(kws_tree: Path) -> 
         other = evaluate("kws", test, graph_predictor(result.int8_graph, engine, payload), engine,  # type: ignore[arg-type]
                          data.labels)
         assert other.accuracy == pytest.approx(int8.accuracy, abs=1.5 / len(test))
+    if shutil.which("gcc"):  # the generated C, built for this machine, is bit-exact with the runtime
+        generated = evaluate("kws", test, graph_predictor(result.int8_graph, "c"), "c", data.labels)
+        assert generated.accuracy == int8.accuracy
+        assert np.array_equal(graph_predictor(result.int8_graph, "c")(inputs[:4]),
+                              graph_predictor(result.int8_graph)(inputs[:4]))
     fake_quant = evaluate("kws", test, torch_predictor(model), "torch", data.labels)
     assert fake_quant.accuracy == pytest.approx(int8.accuracy, abs=1.5 / len(test))
 
@@ -115,6 +121,12 @@ def test_cli_train_and_eval(small_kws_tree: Path, tmp_path: Path, capsys: pytest
     assert main(["eval", "--task", "kws", str(output), "--data", str(small_kws_tree), "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
     assert scored["samples"] == 12 and len(scored["confusion"]) == 12 and 0.0 <= scored["accuracy"] <= 1.0
+    if shutil.which("gcc"):  # the generated C scores the same samples identically
+        assert main(["eval", "--task", "kws", str(output), "--data", str(small_kws_tree), "--engine", "c",
+                     "--json"]) == 0
+        by_c = json.loads(capsys.readouterr().out)
+        assert by_c["engine"] == "c" and by_c["accuracy"] == scored["accuracy"]
+        assert by_c["confusion"] == scored["confusion"]
     assert main(["eval", "--task", "kws", str(output), "--data", str(small_kws_tree), "--float",
                  str(tmp_path / "kws.pt"), "--json"]) == 0
     float_score = json.loads(capsys.readouterr().out)["float"]

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "eval": "eval",
     "search": "search",
+    "generate": "generate",
+    "verify": "verify",
 }
 EXIT_USAGE = 2
 

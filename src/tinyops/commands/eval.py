@@ -30,8 +30,6 @@ def run(args: argparse.Namespace) -> int:
     from tinyops.tasks.features import get_preset
     from tinyops.tasks.train import task_metadata
 
-    if args.engine == "c":
-        raise TinyOpsError("the c engine needs generated C code (tinyops generate); use runtime, litert or tflm")
     graph = load_model(args.model)
     record = task_metadata(graph)
     if record is None:

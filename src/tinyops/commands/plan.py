@@ -12,7 +12,7 @@ from tinyops.commands.common import DEFAULT_BOARD, default_model_path, print_jso
 from tinyops.deploy.select import DEFAULT_MIN_GAIN_PCT, OBJECTIVES
 from tinyops.commands.outputs import add_force_option, checked_output
 from tinyops.errors import TinyOpsError
-from tinyops.kernels import KERNEL_LIBRARIES, RUNTIMES
+from tinyops.kernels import KERNEL_LIBRARIES, RUNTIMES, kernel_library
 from tinyops.planning.plan import STRATEGY_CHOICES
 
 
@@ -34,9 +34,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="auto: a strategy needing more hardware (external memory, DMA) must win by PCT %% on the "
                         "objective and lose at most PCT %% on the other figure (default "
                         f"{DEFAULT_MIN_GAIN_PCT:g}; see docs/tinyops.md)")
-    p.add_argument("--runtime", default="tflm", choices=RUNTIMES,
+    p.add_argument("--runtime", default=None, choices=RUNTIMES,
                    help="the runtime the arena is laid out for: tflm (stock TFLM, its own arena planner) or "
-                        "tinyops (tinyops' generated code: reordering and every in-place kind; default tflm)")
+                        "tinyops (tinyops' generated code: reordering and every in-place kind); default: the "
+                        "kernel library's (tflm; tinyops for --kernels tinyops)")
     p.add_argument("--compare", action="store_true",
                    help="plan and simulate every strategy the board allows and print them side by side")
     p.add_argument("--sram-limit-bytes", type=int, metavar="N",
@@ -58,7 +59,8 @@ def _output_path(path: str, model: str) -> str:
 def _options(args: argparse.Namespace) -> Any:
     from tinyops.planning.common import PlanOptions
 
-    return PlanOptions(args.kernels, args.clock_mhz, args.sram_limit_bytes, args.runtime)
+    runtime = args.runtime or kernel_library(args.kernels).runtime
+    return PlanOptions(args.kernels, args.clock_mhz, args.sram_limit_bytes, runtime)
 
 
 def run(args: argparse.Namespace) -> int:

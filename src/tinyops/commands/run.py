@@ -36,8 +36,9 @@ def add_parser(subparsers: Any) -> None:
                    help="where to write the output(s); .npy only for single-output models")
     p.add_argument("--trace", metavar="DIR",
                    help="also dump every intermediate tensor as DIR/<index>_<name>.npy plus DIR/index.json")
-    p.add_argument("--engine", choices=ENGINES, default="tflm",
-                   help="whose rounding to follow where TFLM and LiteRT differ (int8 FULLY_CONNECTED)")
+    p.add_argument("--engine", choices=(*ENGINES, "c"), default="tflm",
+                   help="whose rounding to follow where TFLM and LiteRT differ (int8 FULLY_CONNECTED); "
+                        "c: the generated C code built for this host (TFLM's rounding, cached per model)")
     add_force_option(p)
     p.set_defaults(handler=run)
 
@@ -137,9 +138,17 @@ def run(args: argparse.Namespace) -> int:
     if args.trace is not None:
         _check_trace_folder(Path(args.trace))
     graph = load_model(args.model)
-    interpreter = Interpreter(graph, engine=args.engine)
     inputs = _load_inputs(Path(args.input), len(graph.main.inputs))
-    outputs = interpreter.run(inputs, trace=bool(args.trace))
+    if args.engine == "c":
+        if args.trace:
+            raise TinyOpsError("--trace needs the reference runtime (the generated C keeps no intermediate tensors)")
+        from tinyops.backends.c.host_engine import CEngine
+
+        outputs = CEngine(graph).run(inputs)
+        interpreter = None
+    else:
+        interpreter = Interpreter(graph, engine=args.engine)
+        outputs = interpreter.run(inputs, trace=bool(args.trace))
     if output.suffix == ".npy":
         if len(outputs) != 1:
             raise TinyOpsError(f"the model has {len(outputs)} outputs: use an .npz --output (keys out0, out1...)")
@@ -148,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         payload = _npz_bytes({f"out{i}": array for i, array in enumerate(outputs)})
     write_atomically(output, payload)
     message = f"wrote {len(outputs)} output(s) to {output}"
-    if args.trace:
+    if args.trace and interpreter is not None:
         count = _write_trace(Path(args.trace), interpreter)
         message += f"; {count} tensors to {args.trace}"
     print(message)

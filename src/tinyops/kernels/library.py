@@ -7,8 +7,10 @@ its cost profile (``tinyops/kernels/profiles/<core>_<library>.toml``, fitted by
 ``benchmarks/calibrate.py``). Analysis, the memory planner, the placement planners and the cost
 model all ask here; none re-derives it.
 
-``tinyops`` (the code generator's own kernels) gets its descriptor when that backend lands: it runs
-under the ``tinyops`` runtime and follows every in-place kind.
+``tinyops`` (the code generator's own kernels, ``backends/c``) runs under the ``tinyops`` runtime (no
+interpreter), follows every in-place kind, runs int8 ops of the kinds its emitters implement and
+nothing else (no fallback), and its cost profiles are derived from instruction counts under QEMU
+(``benchmarks/fit_tinyops_profile.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from tinyops.errors import TinyOpsError
 from tinyops.ir.graph import Op
 from tinyops.kernels.cmsis_scratch import CMSIS_NN_RULES
 from tinyops.kernels.tflm_scratch import TFLM_CUSTOM_RULES, TFLM_REFERENCE_RULES, ScratchRule
+from tinyops.kernels.tinyops_scratch import TINYOPS_KINDS, TINYOPS_RULES
 from tinyops.ops import spec_for
 
-KernelLibraryName = Literal["tflm-reference", "cmsis-nn"]
+KernelLibraryName = Literal["tflm-reference", "cmsis-nn", "tinyops"]
 KERNEL_LIBRARIES: tuple[KernelLibraryName, ...] = get_args(KernelLibraryName)
 # The runtime a plan's arena is laid out for: TFLM's interpreter (stock kernels, its own arena
 # rules) or tinyops' generated code (which can follow every in-place kind).
@@ -72,6 +75,8 @@ class KernelLibrary:
     fallback: KernelLibrary | None = None
     # Data types the library's own kernels take; other ops go to the fallback.
     native_dtypes: tuple[str, ...] | None = None  # None: any
+    # A library without a fallback that runs only these kinds (None: every kind TFLM registers).
+    supported_kinds: frozenset[str] | None = None
     description: str = ""
 
     def implements(self, op: Op) -> bool:
@@ -102,6 +107,14 @@ class KernelLibrary:
     def support(self, op: Op) -> OpSupport:
         """Can a deployment built with this library run ``op``? (see :class:`OpSupport`; the
         reason does not name the op: callers prefix its index and kind)."""
+        if self.supported_kinds is not None and self.fallback is None:
+            if op.kind not in self.supported_kinds:
+                return OpSupport("unsupported", self.name, f"{self.name} has no kernel for {op.kind}")
+            # QUANTIZE / DEQUANTIZE convert at the edge: one side in a native type is enough.
+            ends = [t for t in (op.input(0), op.outputs[0] if op.outputs else None) if t is not None]
+            if self.native_dtypes is not None and ends and all(t.dtype.value not in self.native_dtypes for t in ends):
+                return OpSupport("unsupported", self.name, f"{self.name} has no {ends[0].dtype.value} kernel "
+                                                           f"(its kernels take {', '.join(self.native_dtypes)})")
         if op.kind == "CUSTOM":
             code = op.custom_code or ""
             if code in NPU_CUSTOM_OPS:
@@ -137,12 +150,10 @@ CMSIS_NN = KernelLibrary(
     "cmsis-nn", "tflm", TFLM_INPLACE_KINDS, CMSIS_NN_RULES, fallback=TFLM_REFERENCE,
     native_dtypes=("int8", "int16"),
     description="Arm CMSIS-NN kernels inside TFLM (kernels/cmsis_nn); other ops use the reference kernels")
-# The slot for tinyops' own kernels (the C code generator, backends/c): add "tinyops" to
-# KernelLibraryName, define TINYOPS = KernelLibrary("tinyops", "tinyops", INPLACE_KINDS, <its scratch
-# rules>, fallback=None, native_dtypes=("int8",)), give it cost profiles
-# (profiles/<core>_tinyops.toml) and list it here: analysis, memory planning, the planners and the
-# cost model then take its scratch, in-place kinds and supported ops from it.
-LIBRARIES: dict[str, KernelLibrary] = {lib.name: lib for lib in (TFLM_REFERENCE, CMSIS_NN)}
+TINYOPS = KernelLibrary(
+    "tinyops", "tinyops", INPLACE_KINDS, TINYOPS_RULES, native_dtypes=("int8",), supported_kinds=TINYOPS_KINDS,
+    description="tinyops' generated C kernels (backends/c): int8, portable C with DSP paths; no interpreter")
+LIBRARIES: dict[str, KernelLibrary] = {lib.name: lib for lib in (TFLM_REFERENCE, CMSIS_NN, TINYOPS)}
 
 
 def kernel_library(name: str) -> KernelLibrary:
@@ -158,5 +169,5 @@ def scratch_requests(op: Op, kernels: str = "tflm-reference") -> list[int]:
 
 
 __all__ = ["CMSIS_NN", "INPLACE_KINDS", "KERNEL_LIBRARIES", "KernelLibrary", "KernelLibraryName", "InplaceKind",
-           "LIBRARIES", "OpSupport", "RUNTIMES", "Runtime", "TFLM_INPLACE_KINDS", "TFLM_REFERENCE", "kernel_library",
-           "scratch_requests"]
+           "LIBRARIES", "OpSupport", "RUNTIMES", "Runtime", "TFLM_INPLACE_KINDS", "TFLM_REFERENCE", "TINYOPS",
+           "kernel_library", "scratch_requests"]

@@ -174,9 +174,16 @@ def _inplace_buffers(buffers: list[Buffer], aliases: Sequence[Alias], order: Seq
         return buffers
     step_of = {op: step for step, op in enumerate(order)}
     kept = [b for b in buffers if not (b.kind == "scratch" and b.op_index in inplace_ops)]
+    # The in-place kernel keeps its copy in its own scratch: the buffer is the larger of the two
+    # (tinyops' depthwise kernel pads the channel plane and adds a row of accumulators).
+    own: dict[int, int] = {}
+    for b in buffers:
+        if b.kind == "scratch" and b.op_index in inplace_ops:
+            own[b.op_index] = own.get(b.op_index, 0) + b.size_bytes
     for op_index, alias in inplace_ops.items():
         moment = step_of[op_index] + 1
-        kept.append(Buffer(0, f"{alias.kind}_copy@op{op_index}", "scratch", alias.extra_bytes, moment, moment,
+        size = max(alias.extra_bytes, own.get(op_index, 0))
+        kept.append(Buffer(0, f"{alias.kind}_copy@op{op_index}", "scratch", size, moment, moment,
                            op_index=op_index))
     return [Buffer(key, b.name, b.kind, b.size_bytes, b.first_time, b.last_time, b.tensor_index, b.op_index)
             for key, b in enumerate(kept)]

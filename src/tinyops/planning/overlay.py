@@ -54,10 +54,11 @@ class OverlayWindow:
         return max(0, (self.hi_bytes - self.lo_bytes) // 2 // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES)
 
     def slot_offset(self, parity: int, size_bytes: int) -> int:
-        # Even partitions at the bottom of the free space, odd ones at the top.
+        # Even partitions at the bottom of the double buffer, odd ones at its top: the top of the two
+        # slots (lo + 2 x slot), not of the free space, which the plan's SRAM figure does not count.
         if parity == 0:
             return self.lo_bytes
-        return (self.hi_bytes - size_bytes) // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES
+        return (self.lo_bytes + 2 * self.slot_bytes - size_bytes) // SLOT_ALIGN_BYTES * SLOT_ALIGN_BYTES
 
 
 def overlay_windows(setup: ExternalSetup, version: str, reserve_bytes: list[int] | None = None) -> list[OverlayWindow]:

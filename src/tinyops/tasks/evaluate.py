@@ -1,7 +1,8 @@
 """Scoring a model on a task's test data with an inference engine.
 
 Engines: ``runtime`` (tinyops' NumPy reference kernels), ``litert`` (LiteRT with its reference
-kernels) and ``tflm`` (the TFLM interpreter), the last two in a child process; ``torch`` scores a
+kernels) and ``tflm`` (the TFLM interpreter), those two in a child process, and ``c`` (the generated
+C built for this machine, :mod:`tinyops.backends.c.host_engine`: the code that ships); ``torch`` scores a
 trained QAT module (float or fake-quant) for the figure beside the int8 one.
 Classifiers (KWS, VWW, AD machine-ID form) report accuracy and a confusion matrix; AD reports ROC
 AUC and pAUC (max FPR 0.1) per machine ID, with the file score = mean reconstruction error
@@ -21,8 +22,8 @@ from tinyops.ir.dtypes import DType
 from tinyops.tasks.datasets import AnomalyClips
 from tinyops.tasks.metrics import MachineScore, accuracy, confusion_matrix, scores_per_machine
 
-Engine = Literal["runtime", "litert", "tflm"]
-ENGINES: tuple[Engine, ...] = ("runtime", "litert", "tflm")
+Engine = Literal["runtime", "litert", "tflm", "c"]
+ENGINES: tuple[Engine, ...] = ("runtime", "litert", "tflm", "c")
 
 
 @dataclass
@@ -91,6 +92,10 @@ def run_engine(graph: Graph, batch: np.ndarray, engine: Engine = "runtime", payl
         except OracleError as exc:
             raise TinyOpsError(str(exc)) from None
         raw = result.outputs[0]
+    elif engine == "c":
+        from tinyops.backends.c.host_engine import CEngine
+
+        raw = CEngine(graph).run([samples])[0]  # built once per model, then cached
     else:
         raise TinyOpsError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     return dequantize_output(graph, raw.reshape((samples.shape[0],) + tuple(graph.main.outputs[0].shape[1:])))
