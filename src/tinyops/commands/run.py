@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         count = _write_trace(Path(args.trace), interpreter)
         message += f"; {count} tensors to {args.trace}"
     print(message)
-    if interpreter.numeric_warning:
+    if interpreter is not None and interpreter.numeric_warning:
         sys.stderr.write(f"tinyops run: warning: {interpreter.numeric_warning}\n")
     return 0
 
