@@ -9,26 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from timing import best_of
 from tinyops.analysis import analyze
 from tinyops.frontends import load_model
 
 TARGET_S_PER_100_OPS = 0.3
 REPEATS = 5
 
-
-def best_of(repeats: int, work) -> float:  # type: ignore[no-untyped-def]
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:

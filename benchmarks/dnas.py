@@ -23,6 +23,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from timing import best_of
 from tinyops.hw.board import load_board
 from tinyops.search.budgets import make_budgets
 from tinyops.search.dnas import SearchConfig, materialize, search
@@ -77,7 +78,8 @@ def step_times(threads: int, repeats: int = 3) -> dict[str, float]:
         loss.backward()
         plain_optimizer.step()
 
-    return {"supernet_step_s": _best(supernet_step, repeats), "plain_step_s": _best(plain_step, repeats)}
+    return {"supernet_step_s": best_of(repeats, supernet_step, warm_up=True),
+            "plain_step_s": best_of(repeats, plain_step, warm_up=True)}
 
 
 def _plain_network(space: Any) -> Any:
@@ -91,15 +93,6 @@ def _plain_network(space: Any) -> Any:
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(276, 12)]
     return nn.Sequential(*layers)
 
-
-def _best(work: Any, repeats: int) -> float:
-    work()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def proxy_errors(samples: int) -> dict[str, dict[str, float]]:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from timing import best_of
 from tinyops.backends.tflite_writer import to_tflite_bytes
 from tinyops.tasks import features, synthetic
 from tinyops.tasks.evaluate import graph_predictor
@@ -29,14 +29,6 @@ from tinyops.tasks.train import load_task_data, model_for, train
 
 MFCC_TARGET_MS = 1.0
 
-
-def best_of(repeats: int, work: Callable[[], Any]) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def feature_rows() -> list[dict[str, Any]]:
