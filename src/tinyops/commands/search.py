@@ -36,8 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--warmup-epochs", type=int, default=0, help="epochs that train the weights only")
     d.add_argument("--derive", default="argmax", choices=("argmax", "expected"),
                    help="per-layer width: most probable (FBNetV2) or expectation rounded to 4 (docs/dnas.md)")
+    d.add_argument("--resolution", type=int, help="vww: input height = width (default 50 on boards with under "
+                                                   "256 KiB SRAM, else 160; external strategies: ImageNet, 160)")
     d.add_argument("--max-channels", type=int, help="widest layer of the space (default 276, multiple of 4)")
-    d.add_argument("--blocks", type=int, help="a toy space with this many DS blocks (tests, demos)")
+    d.add_argument("--blocks", type=int, help="a toy space with this many DS (vww: IBN) blocks (tests, demos)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 on a shared machine)")
     d.add_argument("--output", "-o", required=True, metavar="ARCH.json")
@@ -64,6 +66,16 @@ def _bits(text: str) -> list[int]:
     if not values or any(v not in (4, 8) for v in values) or len(set(values)) != len(values):
         raise TinyOpsError(f"--bits must be 8, 4 or 8,4, got {text!r}")
     return values
+
+
+IMAGENET_CLASSES = 1000
+SMALL_SRAM_BYTES = 256 * 1024  # MicroNets VWW: 50x50 for the F446RE (128 KiB), 160x160 for the F746ZG (320 KiB)
+
+
+def _default_resolution(board: Any, imagenet: bool) -> int:
+    if imagenet:
+        return 160
+    return 50 if board.largest_contiguous_sram_bytes < SMALL_SRAM_BYTES else 160
 
 
 def _output_for(base: Path, bits: int, several: bool) -> Path:
@@ -104,10 +116,20 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"unknown strategy {args.strategy!r}; choose internal, overlay-v2 or auto")
     budgets = make_budgets(board, latency_board, args.strategy, args.kernels, args.flash_kb, args.sram_kb,
                            args.latency_ms, args.fps)
-    if args.task == "vww":
-        space_for("vww")  # says what is missing
-    data = open_data(args.task, args.data, args.synthetic, args.seed)
-    space = space_for(args.task, tuple(data.input_shape), data.classes, args.max_channels, args.blocks)  # type: ignore[arg-type]
+    imagenet = args.task == "vww" and args.strategy != "internal"
+    if args.resolution is not None and args.task != "vww":
+        raise TinyOpsError("--resolution is for --task vww (KWS and AD inputs are fixed by their features)")
+    resolution = args.resolution or _default_resolution(board, imagenet)
+    if not 8 <= resolution <= 512:
+        raise TinyOpsError(f"--resolution must be in 8..512, got {resolution}")
+    if imagenet and args.export:
+        raise TinyOpsError("--export needs the task's data: the external-memory (ImageNet-shaped) space has no "
+                           "ImageNet pipeline here; search without --export")
+    data = open_data(args.task, args.data, args.synthetic, args.seed, image_size=resolution,
+                     image_channels=3 if imagenet else 1)
+    # The external-memory design space is ImageNet-shaped (1000 classes); its stand-in data has VWW's 2 labels.
+    classes = IMAGENET_CLASSES if imagenet else data.classes
+    space = space_for(args.task, tuple(data.input_shape), classes, args.max_channels, args.blocks)  # type: ignore[arg-type]
     train, validation = materialize(data.train), materialize(data.validation)
     results = []
     from tinyops.commands.train import _progress
