@@ -191,9 +191,13 @@ def _print(record: dict[str, Any]) -> None:
     console.print(f"architecture (widths, 0 = skipped): {' '.join(str(w) for w in record['widths'])}"
                   + (f"; repaired from {' '.join(str(w) for w in record['derived_widths'])} in "
                      f"{len(record['repairs'])} steps" if record["repaired"] else "; no repair needed"))
+    if budgets["strategy"] == "internal":
+        sram = (f"SRAM {check['sram_bytes']} B = arena {check['arena_bytes']} + runtime "
+                f"{check['runtime_overhead_bytes']}")
+    else:
+        sram = f"SRAM {check['sram_bytes']} B ({budgets['strategy']} plan: activations + overlay buffers)"
     console.print(f"verified: {check['ops'] / 1e6:.2f} Mops; flash {check['flash_bytes']} B "
-                  f"(budget {budgets['flash_bytes']}); SRAM {check['sram_bytes']} B = arena {check['arena_bytes']} + "
-                  f"runtime {check['runtime_overhead_bytes']} (budget {budgets['sram_bytes']}); latency {latency} "
+                  f"(budget {budgets['flash_bytes']}); {sram} (budget {budgets['sram_bytes']}); latency {latency} "
                   f"(budget {budgets['latency_ms']})")
     if record.get("exported"):
         exported = record["exported"]

@@ -135,11 +135,12 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
     torch.use_deterministic_algorithms(True)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    limit = budgets.plan_sram_limit_bytes
     proxy = fit_proxy(space, board, budgets.kernels, budgets.strategy, config.weight_bits,
-                      config.calibration_samples, config.seed)
+                      config.calibration_samples, config.seed, limit)
     latency_proxy = proxy if latency_board.id == board.id else fit_proxy(
         space, latency_board, budgets.kernels, budgets.strategy, config.weight_bits, config.calibration_samples,
-        config.seed)
+        config.seed, limit)
     fits = {"board": proxy.fit.to_json()}
     if latency_proxy is not proxy:
         fits["latency_board"] = latency_proxy.fit.to_json()

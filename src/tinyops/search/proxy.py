@@ -316,8 +316,10 @@ class Measured:
     assumptions: str
 
 
-def measure(graph: Any, board: "Board", kernels: str, strategy: str) -> Measured:
-    """Run the real tools on ``graph``: analyze, plan memory (TFLM's planner), plan and simulate."""
+def measure(graph: Any, board: "Board", kernels: str, strategy: str, sram_limit_bytes: int | None = None
+            ) -> Measured:
+    """Run the real tools on ``graph``: analyze, plan memory (TFLM's planner), plan and simulate.
+    ``sram_limit_bytes``: the SRAM an external strategy's plan may use (internal plans ignore it)."""
     from tinyops.analysis.analyze import analyze
     from tinyops.memory.plan import plan_memory
     from tinyops.search.explore import evaluate_strategy
@@ -332,11 +334,11 @@ def measure(graph: Any, board: "Board", kernels: str, strategy: str) -> Measured
         from tinyops.search.explore import choose_auto, strategy_names
         from tinyops.planning import planners as strategies
 
-        outcomes = [evaluate_strategy(graph, board, s, kernels, analysis) for s in strategy_names()
+        outcomes = [evaluate_strategy(graph, board, s, kernels, analysis, sram_limit_bytes) for s in strategy_names()
                     if s in strategies.applicable(board)]
         outcome = choose_auto(outcomes)
     else:
-        outcome = evaluate_strategy(graph, board, strategy, kernels, analysis)
+        outcome = evaluate_strategy(graph, board, strategy, kernels, analysis, sram_limit_bytes)
     totals = analysis.totals
     return Measured(2 * totals.macs, totals.flash_bytes, totals.weight_bytes, totals.peak_activation_bytes,
                     totals.sram_lower_bound_bytes, arena, cycles, outcome.latency_ms, outcome.sram_bytes,
@@ -357,7 +359,7 @@ def graph_for(arch: Architecture, weight_bits: int) -> Any:
 
 
 def fit_proxy(space: SearchSpace, board: "Board", kernels: str, strategy: str, weight_bits: int,
-              samples: int = 10, seed: int = 0) -> CostProxy:
+              samples: int = 10, seed: int = 0, sram_limit_bytes: int | None = None) -> CostProxy:
     """Build the proxy for a board and fit its flash overhead and latency scale on sampled networks."""
     from tinyops.kernels.profile import load_params
 
@@ -368,7 +370,7 @@ def fit_proxy(space: SearchSpace, board: "Board", kernels: str, strategy: str, w
     rows = []
     for arch in archs:
         graph = graph_for(arch, weight_bits)
-        rows.append((arch, graph, measure(graph, board, kernels, strategy)))
+        rows.append((arch, graph, measure(graph, board, kernels, strategy, sram_limit_bytes)))
     # Tail ops (pool, reshape, FC, softmax): linear in the last width; read from the cost model.
     from tinyops.cost.cost_model import compute_cycles
 

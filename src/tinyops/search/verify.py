@@ -51,10 +51,11 @@ class Verification:
 def verify_graph(graph: "Graph", widths: list[int], budgets: Budgets, board: "Board", latency_board: "Board"
                  ) -> Verification:
     """Check one graph (built or read from an exported .tflite) against the budgets."""
-    measured = measure(graph, board, budgets.kernels, budgets.strategy)
+    limit = budgets.plan_sram_limit_bytes
+    measured = measure(graph, board, budgets.kernels, budgets.strategy, limit)
     timed: Measured = measured
     if latency_board.id != board.id and budgets.latency_ms is not None:
-        timed = measure(graph, latency_board, budgets.kernels, budgets.strategy)
+        timed = measure(graph, latency_board, budgets.kernels, budgets.strategy, limit)
     overhead, overhead_source = runtime_overhead(graph)
     sram = measured.arena_bytes + overhead
     sram_source = f"TFLM greedy planner arena ({budgets.kernels} scratch) + runtime overhead: {overhead_source}"
