@@ -54,7 +54,8 @@ def run_board(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from tinyops.zoo import build_model
 
     board = load_board(BOARDS[name] + "@paper")
-    limit = board.paper_config.sram_bytes if board.paper_config else board.largest_contiguous_sram_bytes
+    limit: int = (board.paper_config.sram_bytes if board.paper_config and board.paper_config.sram_bytes
+                  else board.largest_contiguous_sram_bytes)
     rows = []
     for row in ROWS:
         if row.table != "T1" or row.board != name or row.family is None:
