@@ -69,6 +69,7 @@ def _bits(text: str) -> list[int]:
 
 
 IMAGENET_CLASSES = 1000
+MAX_WIDTHS_IN_TABLE = 12
 SMALL_SRAM_BYTES = 256 * 1024  # MicroNets VWW: 50x50 for the F446RE (128 KiB), 160x160 for the F746ZG (320 KiB)
 
 
@@ -177,14 +178,20 @@ def _print(record: dict[str, Any]) -> None:
     budgets = record["budgets"]
     table = Table(title=f"tinyops search dnas: {record['space']['name']} for {budgets['board']} "
                         f"({record['search']['weight_bits']}-bit weights)")
-    for column in ("epoch", "tau", "val acc", "soft ops", "soft flash B", "soft WM B", "soft ms", "hard widths"):
+    # A MobileNetV2 space has 25 widths: they go below the table, which stays within 100 columns.
+    wide = len(record["widths"]) > MAX_WIDTHS_IN_TABLE
+    columns = ["epoch", "tau", "val acc", "soft ops", "soft flash B", "soft WM B", "soft ms"]
+    for column in columns + ([] if wide else ["hard widths"]):
         table.add_column(column, justify="right")
     for t in record["trace"]:
-        table.add_row(str(t["epoch"]), f"{t['temperature']:.2f}", f"{t['validation_accuracy']:.3f}",
-                      f"{t['soft']['ops'] / 1e6:.2f}M", f"{t['soft']['flash_bytes']:.0f}",
-                      f"{t['soft']['sram_bytes']:.0f}", f"{t['soft']['latency_ms']:.2f}",
-                      " ".join(str(w) for w in t["widths"]))
+        cells = [str(t["epoch"]), f"{t['temperature']:.2f}", f"{t['validation_accuracy']:.3f}",
+                 f"{t['soft']['ops'] / 1e6:.2f}M", f"{t['soft']['flash_bytes']:.0f}",
+                 f"{t['soft']['sram_bytes']:.0f}", f"{t['soft']['latency_ms']:.2f}"]
+        table.add_row(*cells, *([] if wide else [" ".join(str(w) for w in t["widths"])]))
     console.print(table)
+    if wide:
+        for t in record["trace"]:
+            console.print(f"epoch {t['epoch']} hard widths: {' '.join(str(w) for w in t['widths'])}")
     check = record["verification"]
     latency = "n/a" if check["latency_ms"] is None else f"{check['latency_ms']:.2f} ms on {budgets['latency_board']}"
     console.print(f"status: {record['status']}" + (f" ({record['reason']})" if record["reason"] else ""))
