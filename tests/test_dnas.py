@@ -16,7 +16,8 @@ from tinyops.hw.board import load_board  # noqa: E402
 from tinyops.search.budgets import make_budgets  # noqa: E402
 from tinyops.search.dnas import SearchConfig, search  # noqa: E402
 from tinyops.search.proxy import fit_proxy, graph_for, measure, sample_architectures  # noqa: E402
-from tinyops.search.space import Architecture, ad_space, kws_space, toy_space  # noqa: E402
+from tinyops.search.space import (Architecture, ad_space, imagenet_space, kws_space, toy_ibn_space,  # noqa: E402
+                                  toy_space, vww_space)
 from tinyops.search.supernet import build_supernet  # noqa: E402
 
 BOARD = "nucleo-f446re"
@@ -162,7 +163,10 @@ def test_cli_infeasible_budget_exits_1_with_reason(tmp_path: Path, capsys) -> No
     (["--bits", "3"], "--bits"),
     (["--latency-ms", "5", "--fps", "10"], "not both"),
     (["--output", "arch.txt"], "*.json"),
-    (["--task", "vww"], "VWW"),
+    (["--task", "vww", "--resolution", "4"], "--resolution"),
+    (["--resolution", "96"], "--task vww"),
+    (["--task", "vww", "--board", "stm32f746g-disco@paper", "--strategy", "overlay-v2", "--export", "m.tflite"],
+     "ImageNet"),
     (["--board", "no-such-board"], "no-such-board"),
     (["--warmup-epochs", "3"], "--warmup-epochs"),
 ])
@@ -276,3 +280,142 @@ def test_derivation_rules_on_known_logits() -> None:
     expected = derive(net, space, "expected")
     assert argmax.widths == (32, 4, 4, 0, 4)  # untouched logits tie: the first (narrowest) option
     assert expected.widths[0] in (28, 32) and expected.widths[1:] == (16, 16, 0, 16)  # mean of 4..32 is 18
+
+
+# ---------------------------------------------------------------- the VWW (MobileNetV2, IBN) space
+def image_tensors(count: int, seed: int, size: int = 16) -> tuple[Any, Any]:
+    """Two classes: a bright vertical bar (label 1) or none, over noise."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (count,), generator=generator)
+    inputs = torch.rand(count, 1, size, size, generator=generator) * 0.5
+    inputs[labels == 1, 0, :, size // 2 - 2:size // 2 + 2] += 0.5
+    return inputs, labels
+
+
+@pytest.fixture(scope="module")
+def ibn_proxy(board):  # type: ignore[no-untyped-def]
+    return fit_proxy(toy_ibn_space(16, 3), board, "cmsis-nn", "internal", 8, samples=8)
+
+
+@pytest.mark.parametrize("space, board_id, strategy", [
+    (toy_ibn_space(16, 3), BOARD, "internal"),
+    (vww_space(50), BOARD, "internal"),
+    (imagenet_space(64), "stm32f746g-disco@paper", "overlay-v2"),
+], ids=["toy-vww", "vww-50", "imagenet-external"])
+def test_hard_ibn_proxies_equal_the_analyzer(space, board_id, strategy) -> None:  # type: ignore[no-untyped-def]
+    """One-hot IBN architectures (expansion, depthwise, projection, residual add, skipped blocks)."""
+    target = load_board(board_id)
+    proxy = fit_proxy(space, target, "cmsis-nn", strategy, 8, samples=6, seed=1)
+    archs = sample_architectures(space, 5, seed=11)
+    assert any(w == 0 for a in archs for w in a.widths)  # a skipped residual block is among them
+    for arch in archs:
+        measured = measure(graph_for(arch, 8), target, "cmsis-nn", strategy)
+        hard = proxy.hard_costs(arch)
+        assert hard.ops == measured.ops  # exactly 2 x MACs
+        assert hard.flash_bytes == pytest.approx(measured.flash_bytes, rel=0.03)
+        # The residual input stays live through its block: the analyzer's live-tensor peak.
+        assert hard.sram_bytes == measured.working_memory_bytes
+        assert hard.cycles == pytest.approx(measured.compute_cycles, rel=1e-9)
+
+
+def test_vww_space_is_mobilenetv2_at_10_to_100_percent() -> None:
+    from tinyops.search.proxy import measure as measured_costs
+    from tinyops.zoo import build_model
+
+    space = vww_space(160)
+    assert space.input_shape == (1, 160, 160) and space.classes == 2
+    expand = next(layer for layer in space.layers if layer.name == "b2/expand")
+    assert expand.width_options() == (8, 20, 28, 40, 48, 56, 68, 76, 88, 96)  # 10%..100% of 6 x 16
+    assert all(w % 4 == 0 for layer in space.layers for w in layer.width_options())
+    assert [layer.skippable for layer in space.layers] == [layer.residual for layer in space.layers]
+    # The largest network is MobileNetV2 1.0 (grayscale): the same MACs as the zoo's.
+    board = load_board(BOARD)
+    zoo = measured_costs(build_model("mobilenetv2", width=1.0, resolution=160, input_channels=1, classes=2), board,
+                         "cmsis-nn", "internal")
+    assert measured_costs(space.largest().build_graph(), board, "cmsis-nn", "internal").ops == zoo.ops
+
+
+def test_ibn_gradients_reach_every_architecture_parameter_and_costs_grow(ibn_proxy) -> None:  # type: ignore[no-untyped-def]
+    from tinyops.search.dnas import penalty
+
+    space = ibn_proxy.space
+    net = build_supernet(space, seed=0)
+    inputs, labels = image_tensors(8, 0)
+    widths, keeps = net.sample(5.0, torch.Generator().manual_seed(0))
+    loss = torch.nn.functional.cross_entropy(net(inputs, widths, keeps), labels)
+    loss = loss + penalty(ibn_proxy, ibn_proxy, widths, keeps,
+                          {"flash_bytes": 1000, "sram_bytes": 100, "latency_ms": 0.1}, 1.0)
+    loss.backward()
+    for parameter in net.arch_parameters():
+        assert parameter.grad is not None and float(parameter.grad.abs().sum()) > 0
+    base = Architecture(space, tuple(layer.width_options()[1] for layer in space.layers))
+    costs = ibn_proxy.hard_costs(base)
+    for layer in range(len(base.widths)):
+        widths_list = list(base.widths)
+        widths_list[layer] = space.layers[layer].width_options()[2]
+        wider = ibn_proxy.hard_costs(Architecture(space, tuple(widths_list)))
+        for name in ("ops", "flash_bytes", "sram_bytes", "latency_ms"):
+            assert getattr(wider, name) >= getattr(costs, name), (layer, name)
+        assert wider.ops > costs.ops and wider.flash_bytes > costs.flash_bytes
+
+
+def test_toy_vww_search_is_fast_deterministic_and_verified(board, ibn_proxy) -> None:  # type: ignore[no-untyped-def]
+    space = ibn_proxy.space
+    train, validation = image_tensors(256, 0), image_tensors(64, 1)
+    budgets = _toy_budgets(board, ibn_proxy)
+    config = SearchConfig(epochs=3, batch_size=64, seed=3, calibration_samples=6, threads=1)
+    started = time.perf_counter()
+    first = search(space, train, validation, budgets, board, board, config)
+    assert time.perf_counter() - started < 60
+    second = search(space, train, validation, budgets, board, board, config)
+    assert first.status == "verified" and first.verification.fits
+    assert first.architecture.widths == second.architecture.widths
+    assert [t.hard for t in first.trace] == [t.hard for t in second.trace]
+    assert budgets.flash_bytes is not None and first.verification.flash_bytes <= budgets.flash_bytes
+    record = first.architecture.record()
+    assert record["family"] == "mobilenetv2-ibn" and record["widths"] == list(first.architecture.widths)
+
+
+def test_repair_makes_the_largest_ibn_network_fit(board, ibn_proxy) -> None:  # type: ignore[no-untyped-def]
+    from tinyops.search.verify import repair
+
+    space = ibn_proxy.space
+    largest, smallest = ibn_proxy.hard_costs(space.largest()), ibn_proxy.hard_costs(space.smallest())
+    flash_kb = (smallest.flash_bytes + 0.3 * (largest.flash_bytes - smallest.flash_bytes)) / 1024
+    budgets = make_budgets(board, board, "internal", "cmsis-nn", flash_kb, None, None, None)
+    fixed, check, repairs = repair(space.largest(), budgets, board, board, ibn_proxy, ibn_proxy, 8)
+    assert check.fits and repairs
+    for step in repairs:
+        options = next(layer for layer in space.layers if layer.name == step.layer).width_options()
+        assert step.to_width < step.from_width and (step.to_width in options or step.to_width == 0)
+
+
+def test_cli_vww_search_end_to_end(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tinyops.frontends.loader import load_model
+    from tinyops.search.space import architecture_from_record
+
+    output, model = tmp_path / "vww.json", tmp_path / "vww.tflite"
+    assert main(["search", "dnas", "--task", "vww", "--board", BOARD, "--resolution", "16", "--max-channels", "16",
+                 "--blocks", "3", "--synthetic", "48", "--epochs", "2", "--batch-size", "16", "--threads", "1",
+                 "--output", str(output), "--export", str(model), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["status"] == "verified" and record["space"]["family"] == "ibn"
+    assert record["exported"]["verification"]["fits"]
+    assert load_model(model).main.inputs[0].shape == (1, 16, 16, 1)
+    written = json.loads(output.read_text())
+    arch = architecture_from_record(toy_ibn_space(16, 3, (1, 16, 16)), written)
+    assert list(arch.widths) == record["widths"]
+
+
+def test_cli_vww_external_memory_space(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """--strategy overlay-v2: the ImageNet-shaped space, flash = external memory, SRAM = the plan's."""
+    assert main(["search", "dnas", "--task", "vww", "--board", "stm32f469i-disco@paper", "--strategy", "overlay-v2",
+                 "--resolution", "32", "--max-channels", "8", "--blocks", "2", "--synthetic", "24", "--epochs", "1",
+                 "--batch-size", "8", "--threads", "1", "--sram-kb", "256", "--output", str(tmp_path / "e.json"),
+                 "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["space"]["classes"] == 1000 and record["space"]["input"] == [3, 32, 32]
+    assert record["budgets"]["flash_bytes"] == 8 * 1024 * 1024
+    check = record["verification"]
+    assert check["fits"] and check["sram_bytes"] <= 256 * 1024
+    assert "overlay-v2" in check["assumptions"]["latency"] and "plan" in check["assumptions"]["sram"]

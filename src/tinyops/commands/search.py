@@ -36,8 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--warmup-epochs", type=int, default=0, help="epochs that train the weights only")
     d.add_argument("--derive", default="argmax", choices=("argmax", "expected"),
                    help="per-layer width: most probable (FBNetV2) or expectation rounded to 4 (docs/dnas.md)")
+    d.add_argument("--resolution", type=int, help="vww: input height = width (default 50 on boards with under "
+                                                   "256 KiB SRAM, else 160; external strategies: ImageNet, 160)")
     d.add_argument("--max-channels", type=int, help="widest layer of the space (default 276, multiple of 4)")
-    d.add_argument("--blocks", type=int, help="a toy space with this many DS blocks (tests, demos)")
+    d.add_argument("--blocks", type=int, help="a toy space with this many DS (vww: IBN) blocks (tests, demos)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 on a shared machine)")
     d.add_argument("--output", "-o", required=True, metavar="ARCH.json")
@@ -64,6 +66,17 @@ def _bits(text: str) -> list[int]:
     if not values or any(v not in (4, 8) for v in values) or len(set(values)) != len(values):
         raise TinyOpsError(f"--bits must be 8, 4 or 8,4, got {text!r}")
     return values
+
+
+IMAGENET_CLASSES = 1000
+MAX_WIDTHS_IN_TABLE = 12
+SMALL_SRAM_BYTES = 256 * 1024  # MicroNets VWW: 50x50 for the F446RE (128 KiB), 160x160 for the F746ZG (320 KiB)
+
+
+def _default_resolution(board: Any, imagenet: bool) -> int:
+    if imagenet:
+        return 160
+    return 50 if board.largest_contiguous_sram_bytes < SMALL_SRAM_BYTES else 160
 
 
 def _output_for(base: Path, bits: int, several: bool) -> Path:
@@ -104,10 +117,20 @@ def run(args: argparse.Namespace) -> int:
         raise TinyOpsError(f"unknown strategy {args.strategy!r}; choose internal, overlay-v2 or auto")
     budgets = make_budgets(board, latency_board, args.strategy, args.kernels, args.flash_kb, args.sram_kb,
                            args.latency_ms, args.fps)
-    if args.task == "vww":
-        space_for("vww")  # says what is missing
-    data = open_data(args.task, args.data, args.synthetic, args.seed)
-    space = space_for(args.task, tuple(data.input_shape), data.classes, args.max_channels, args.blocks)  # type: ignore[arg-type]
+    imagenet = args.task == "vww" and args.strategy != "internal"
+    if args.resolution is not None and args.task != "vww":
+        raise TinyOpsError("--resolution is for --task vww (KWS and AD inputs are fixed by their features)")
+    resolution = args.resolution or _default_resolution(board, imagenet)
+    if not 8 <= resolution <= 512:
+        raise TinyOpsError(f"--resolution must be in 8..512, got {resolution}")
+    if imagenet and args.export:
+        raise TinyOpsError("--export needs the task's data: the external-memory (ImageNet-shaped) space has no "
+                           "ImageNet pipeline here; search without --export")
+    data = open_data(args.task, args.data, args.synthetic, args.seed, image_size=resolution,
+                     image_channels=3 if imagenet else 1)
+    # The external-memory design space is ImageNet-shaped (1000 classes); its stand-in data has VWW's 2 labels.
+    classes = IMAGENET_CLASSES if imagenet else data.classes
+    space = space_for(args.task, tuple(data.input_shape), classes, args.max_channels, args.blocks)  # type: ignore[arg-type]
     train, validation = materialize(data.train), materialize(data.validation)
     results = []
     from tinyops.commands.train import _progress
@@ -155,23 +178,33 @@ def _print(record: dict[str, Any]) -> None:
     budgets = record["budgets"]
     table = Table(title=f"tinyops search dnas: {record['space']['name']} for {budgets['board']} "
                         f"({record['search']['weight_bits']}-bit weights)")
-    for column in ("epoch", "tau", "val acc", "soft ops", "soft flash B", "soft WM B", "soft ms", "hard widths"):
+    # A MobileNetV2 space has 25 widths: they go below the table, which stays within 100 columns.
+    wide = len(record["widths"]) > MAX_WIDTHS_IN_TABLE
+    columns = ["epoch", "tau", "val acc", "soft ops", "soft flash B", "soft WM B", "soft ms"]
+    for column in columns + ([] if wide else ["hard widths"]):
         table.add_column(column, justify="right")
     for t in record["trace"]:
-        table.add_row(str(t["epoch"]), f"{t['temperature']:.2f}", f"{t['validation_accuracy']:.3f}",
-                      f"{t['soft']['ops'] / 1e6:.2f}M", f"{t['soft']['flash_bytes']:.0f}",
-                      f"{t['soft']['sram_bytes']:.0f}", f"{t['soft']['latency_ms']:.2f}",
-                      " ".join(str(w) for w in t["widths"]))
+        cells = [str(t["epoch"]), f"{t['temperature']:.2f}", f"{t['validation_accuracy']:.3f}",
+                 f"{t['soft']['ops'] / 1e6:.2f}M", f"{t['soft']['flash_bytes']:.0f}",
+                 f"{t['soft']['sram_bytes']:.0f}", f"{t['soft']['latency_ms']:.2f}"]
+        table.add_row(*cells, *([] if wide else [" ".join(str(w) for w in t["widths"])]))
     console.print(table)
+    if wide:
+        for t in record["trace"]:
+            console.print(f"epoch {t['epoch']} hard widths: {' '.join(str(w) for w in t['widths'])}")
     check = record["verification"]
     latency = "n/a" if check["latency_ms"] is None else f"{check['latency_ms']:.2f} ms on {budgets['latency_board']}"
     console.print(f"status: {record['status']}" + (f" ({record['reason']})" if record["reason"] else ""))
     console.print(f"architecture (widths, 0 = skipped): {' '.join(str(w) for w in record['widths'])}"
                   + (f"; repaired from {' '.join(str(w) for w in record['derived_widths'])} in "
                      f"{len(record['repairs'])} steps" if record["repaired"] else "; no repair needed"))
+    if budgets["strategy"] == "internal":
+        sram = (f"SRAM {check['sram_bytes']} B = arena {check['arena_bytes']} + runtime "
+                f"{check['runtime_overhead_bytes']}")
+    else:
+        sram = f"SRAM {check['sram_bytes']} B ({budgets['strategy']} plan: activations + overlay buffers)"
     console.print(f"verified: {check['ops'] / 1e6:.2f} Mops; flash {check['flash_bytes']} B "
-                  f"(budget {budgets['flash_bytes']}); SRAM {check['sram_bytes']} B = arena {check['arena_bytes']} + "
-                  f"runtime {check['runtime_overhead_bytes']} (budget {budgets['sram_bytes']}); latency {latency} "
+                  f"(budget {budgets['flash_bytes']}); {sram} (budget {budgets['sram_bytes']}); latency {latency} "
                   f"(budget {budgets['latency_ms']})")
     if record.get("exported"):
         exported = record["exported"]

@@ -44,6 +44,11 @@ class Budgets:
     latency_ms: float | None
     sources: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def plan_sram_limit_bytes(self) -> int | None:
+        """External strategies plan overlay buffers into all free SRAM: capped at the SRAM budget."""
+        return None if self.strategy == "internal" else self.sram_bytes
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -135,11 +135,12 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
     torch.use_deterministic_algorithms(True)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    limit = budgets.plan_sram_limit_bytes
     proxy = fit_proxy(space, board, budgets.kernels, budgets.strategy, config.weight_bits,
-                      config.calibration_samples, config.seed)
+                      config.calibration_samples, config.seed, limit)
     latency_proxy = proxy if latency_board.id == board.id else fit_proxy(
         space, latency_board, budgets.kernels, budgets.strategy, config.weight_bits, config.calibration_samples,
-        config.seed)
+        config.seed, limit)
     fits = {"board": proxy.fit.to_json()}
     if latency_proxy is not proxy:
         fits["latency_board"] = latency_proxy.fit.to_json()
@@ -163,7 +164,10 @@ def search(space: SearchSpace, train_data: tuple["torch.Tensor", "torch.Tensor"]
     arch_optimizer = torch.optim.Adam(net.arch_parameters(), lr=config.arch_learning_rate)
     sampler = torch.Generator().manual_seed(config.seed + 1)
     limits: dict[str, float | int | None] = {"flash_bytes": budgets.flash_bytes,
-              "sram_bytes": None if budgets.sram_bytes is None else budgets.sram_bytes - overhead,
+              # External strategies: the TinyOps plan may put activations in external RAM, so working
+              # memory is no SRAM bound there; the verified plan is (verify.py).
+              "sram_bytes": None if budgets.sram_bytes is None or budgets.strategy != "internal"
+              else budgets.sram_bytes - overhead,
               "latency_ms": budgets.latency_ms}
     trace: list[EpochTrace] = []
     batches = max(1, math.ceil(weight_index.numel() / config.batch_size))

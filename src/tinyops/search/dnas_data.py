@@ -19,17 +19,18 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from tinyops.search.space import Architecture
     from tinyops.tasks.train import TaskData
 
-SEARCH_RECIPES = {"kws": "micronets-kws", "ad": "micronets-ad"}
+SEARCH_RECIPES = {"kws": "micronets-kws", "vww": "micronets-vww", "ad": "micronets-ad"}
 AD_SYNTHETIC_IDS = 4
 
 
 def open_data(task: str, data_dir: str | None, synthetic: int | None, seed: int,
-              workdir: str | None = None) -> "TaskData":
+              workdir: str | None = None, image_size: int = 50, image_channels: int = 1) -> "TaskData":
+    """``image_size``/``image_channels``: the VWW input (MicroNets: grayscale 50x50 or 160x160)."""
     from tinyops.tasks.recipes import get_recipe
     from tinyops.tasks.train import load_task_data
 
     if task not in SEARCH_RECIPES:
-        raise TinyOpsError(f"no DNAS data pipeline for task {task!r}; choose kws or ad (VWW: docs/dnas.md)")
+        raise TinyOpsError(f"no DNAS data pipeline for task {task!r}; choose kws, vww or ad")
     if (data_dir is None) == (synthetic is None):
         raise TinyOpsError("give either --data DIR or --synthetic N")
     recipe = get_recipe(SEARCH_RECIPES[task], task)
@@ -41,6 +42,11 @@ def open_data(task: str, data_dir: str | None, synthetic: int | None, seed: int,
             from tinyops.tasks.synthetic import write_kws_tree
 
             write_kws_tree(root, per_class=max(5, synthetic // 12), seed=seed)
+        elif task == "vww":
+            from tinyops.tasks.synthetic import write_vww_tree
+
+            # Drawn at most 64 px: the loader resizes to the input resolution, as it does real images.
+            write_vww_tree(root, per_class=max(6, synthetic // 2), size=min(image_size, 64), seed=seed)
         else:
             from tinyops.tasks.synthetic import write_ad_tree
 
@@ -49,6 +55,8 @@ def open_data(task: str, data_dir: str | None, synthetic: int | None, seed: int,
                           test_per_id=2, seed=seed)
         data_dir = str(root)
     assert data_dir is not None
+    if task == "vww":
+        return load_task_data("vww", data_dir, recipe, image_size=image_size, image_channels=image_channels, seed=seed)
     return load_task_data(task, data_dir, recipe, seed=seed)  # type: ignore[arg-type]
 
 

@@ -205,8 +205,10 @@ def _assumptions(plan: Any) -> str:
             f"cost params {plan.params.core}/{plan.params.kernels} ({plan.params.status}); strategy {what}")
 
 
-def evaluate_strategy(graph: Any, board: Any, strategy: str, kernels: str, analysis: Any) -> Outcome:
-    """Plan ``graph`` on ``board``; simulate the plan if it is feasible (latency from the cost model)."""
+def evaluate_strategy(graph: Any, board: Any, strategy: str, kernels: str, analysis: Any,
+                      sram_limit_bytes: int | None = None) -> Outcome:
+    """Plan ``graph`` on ``board``; simulate the plan if it is feasible (latency from the cost model).
+    ``sram_limit_bytes`` caps the SRAM an external strategy's plan may use (e.g. a paper's figure)."""
     from tinyops.deploy import evaluate
     from tinyops.planning.common import PlanOptions
     from tinyops.planning.internal import plan_internal
@@ -222,7 +224,7 @@ def evaluate_strategy(graph: Any, board: Any, strategy: str, kernels: str, analy
             # The analysis (serialized size included) is per model, not per board: reuse it.
             plan = plan_internal(graph, board, PlanOptions(kernels), analysis=analysis)
         else:
-            evaluated = evaluate(graph, board, strategy, PlanOptions(kernels))
+            evaluated = evaluate(graph, board, strategy, PlanOptions(kernels, sram_limit_bytes=sram_limit_bytes))
             plan, sim = evaluated.plan, evaluated.sim
         outcome = Outcome(strategy, bool(plan.feasible), plan.reason, clock_mhz=float(plan.clock_mhz),
                           sram_bytes=int(plan.sram_bytes), flash_bytes=int(plan.flash_bytes),

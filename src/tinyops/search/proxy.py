@@ -98,6 +98,8 @@ class CostProxy:
         """
         import torch
 
+        if self.space.family == "ibn":
+            return self._ibn_costs(width_probs, keep_probs)
         space, c = self.space, self.params.c
         weight_byte = self.weight_bits / 8.0
         options = [torch.tensor(layer.width_options(), dtype=torch.float64) for layer in space.layers]
@@ -152,6 +154,102 @@ class CostProxy:
         weight_elements = weight_elements + incoming * classes
         channel_bytes = channel_bytes + BIAS_BYTES * classes + 2 * QUANT_PARAM_BYTES
         cycles = cycles + self.fit.tail_cycles_per_channel * incoming + self.fit.tail_cycles_intercept
+        node_memory += [h * w * incoming + incoming, 2 * incoming, incoming + classes, 2.0 * classes + zero]
+        weight_bytes = weight_elements * weight_byte + channel_bytes
+        flash = weight_bytes + self.fit.flash_intercept_bytes + self.fit.flash_per_block_bytes * kept_blocks
+        sram = torch.stack([torch.as_tensor(m, dtype=torch.float64) for m in node_memory]).max()
+        latency = self.fit.latency_ms_per_mcycle * cycles / 1e6 + self.fit.latency_intercept_ms
+        return {"ops": 2 * macs, "flash_bytes": flash, "sram_bytes": sram, "cycles": cycles, "latency_ms": latency,
+                "weight_bytes": weight_bytes, "kept_blocks": kept_blocks}
+
+    def _ibn_costs(self, width_probs: list["torch.Tensor"], keep_probs: list["torch.Tensor"]
+                   ) -> dict[str, "torch.Tensor"]:
+        """The MobileNetV2 space: stem, IBN blocks (expansion 1x1, depthwise, projection 1x1, residual
+        add), 1x1 head, classifier. A residual block's input stays live until its add, so it counts
+        in the working memory of the block's three convs (what the analyzer's live-tensor peak sees)."""
+        import torch
+
+        space, c = self.space, self.params.c
+        layers = space.layers
+        weight_byte = self.weight_bits / 8.0
+        per_channel = BIAS_BYTES + 2 * QUANT_PARAM_BYTES
+        options = [torch.tensor(layer.width_options(), dtype=torch.float64) for layer in layers]
+        widths = [_expect(p.double(), o) for p, o in zip(width_probs, options)]
+        zero = torch.zeros((), dtype=torch.float64)
+        in_channels, in_h, in_w = space.input_shape
+        totals = {"macs": zero, "weights": zero, "channel_bytes": zero, "cycles": zero}
+        node_memory: list[Any] = []
+
+        def conv(h: int, w: int, oh: int, ow: int, kernel: tuple[int, int], cin: Any, cout: Any, depthwise: bool,
+                 keep: Any, unaligned: float = 1.0) -> None:
+            k = kernel[0] * kernel[1]
+            macs = oh * ow * k * cout * (1 if depthwise else cin)
+            cycles = c("cycles_per_output") * oh * ow * cout + c("cycles_per_op")
+            if depthwise:
+                cycles = cycles + c("dw3x3_cycles_per_mac" if kernel == (3, 3) else "dw_cycles_per_mac") * macs
+            else:
+                cycles = cycles + unaligned * c("conv_cycles_per_mac") * macs
+                if k > 1:
+                    cycles = cycles + c("im2col_cycles_per_element") * oh * ow * k * cin
+            elements = k * cout * (1 if depthwise else cin)
+            totals["macs"] = totals["macs"] + keep * macs
+            totals["weights"] = totals["weights"] + keep * elements
+            totals["channel_bytes"] = totals["channel_bytes"] + keep * per_channel * cout
+            totals["cycles"] = totals["cycles"] + keep * cycles
+
+        def live(keep: Any, *sizes: Any) -> None:
+            node_memory.append(keep * sum(sizes))
+
+        one = torch.ones((), dtype=torch.float64)
+        unpack = (lambda elements: self._unpack(elements)) if self.weight_bits < 8 else (lambda elements: zero)
+        h, w = self.shapes[0]
+        unaligned = self.params.unaligned_channel_factor if in_channels % self.params.channel_alignment else 1.0
+        conv(in_h, in_w, h, w, space.stem.kernel, in_channels, widths[0], False, one, unaligned)
+        live(one, in_h * in_w * in_channels, h * w * widths[0], unpack(9 * in_channels * widths[0]))
+        incoming = widths[0]
+        kept_blocks = zero
+        index = 1
+        while index < len(layers):
+            layer = layers[index]
+            oh, ow = self.shapes[index]
+            if layer.kind == "ds":
+                out = widths[index]
+                conv(h, w, oh, ow, layer.kernel, incoming, incoming, True, one)
+                conv(oh, ow, oh, ow, (1, 1), incoming, out, False, one)
+                live(one, h * w * incoming, oh * ow * incoming, unpack(9 * incoming))
+                live(one, oh * ow * incoming, oh * ow * out, unpack(incoming * out))
+                incoming = out
+                kept_blocks = kept_blocks + 1
+            elif layer.kind == "ibn":
+                keep = keep_probs[index - 1].double()
+                expanded = widths[index]
+                out = incoming if layer.residual else widths[index + 1]
+                skip = h * w * incoming if layer.residual else zero  # the add's other operand
+                conv(h, w, h, w, (1, 1), incoming, expanded, False, keep)
+                conv(h, w, oh, ow, layer.kernel, expanded, expanded, True, keep)
+                conv(oh, ow, oh, ow, (1, 1), expanded, out, False, keep)
+                live(keep, h * w * incoming, h * w * expanded, unpack(incoming * expanded))
+                live(keep, skip, h * w * expanded, oh * ow * expanded, unpack(9 * expanded))
+                live(keep, skip, oh * ow * expanded, oh * ow * out, unpack(expanded * out))
+                if layer.residual:
+                    totals["cycles"] = totals["cycles"] + keep * (c("cycles_per_element") * oh * ow * out
+                                                                  + c("cycles_per_op"))
+                    live(keep, 3 * oh * ow * out)
+                else:
+                    incoming = out
+                    index += 1
+                kept_blocks = kept_blocks + keep
+            elif layer.kind == "head":
+                conv(h, w, oh, ow, (1, 1), incoming, widths[index], False, one)
+                live(one, h * w * incoming, oh * ow * widths[index], unpack(incoming * widths[index]))
+                incoming = widths[index]
+            h, w = oh, ow
+            index += 1
+        classes = space.classes
+        macs = totals["macs"] + incoming * classes
+        weight_elements = totals["weights"] + incoming * classes
+        channel_bytes = totals["channel_bytes"] + BIAS_BYTES * classes + 2 * QUANT_PARAM_BYTES
+        cycles = totals["cycles"] + self.fit.tail_cycles_per_channel * incoming + self.fit.tail_cycles_intercept
         node_memory += [h * w * incoming + incoming, 2 * incoming, incoming + classes, 2.0 * classes + zero]
         weight_bytes = weight_elements * weight_byte + channel_bytes
         flash = weight_bytes + self.fit.flash_intercept_bytes + self.fit.flash_per_block_bytes * kept_blocks
@@ -218,8 +316,10 @@ class Measured:
     assumptions: str
 
 
-def measure(graph: Any, board: "Board", kernels: str, strategy: str) -> Measured:
-    """Run the real tools on ``graph``: analyze, plan memory (TFLM's planner), plan and simulate."""
+def measure(graph: Any, board: "Board", kernels: str, strategy: str, sram_limit_bytes: int | None = None
+            ) -> Measured:
+    """Run the real tools on ``graph``: analyze, plan memory (TFLM's planner), plan and simulate.
+    ``sram_limit_bytes``: the SRAM an external strategy's plan may use (internal plans ignore it)."""
     from tinyops.analysis.analyze import analyze
     from tinyops.memory.plan import plan_memory
     from tinyops.search.explore import evaluate_strategy
@@ -234,11 +334,11 @@ def measure(graph: Any, board: "Board", kernels: str, strategy: str) -> Measured
         from tinyops.search.explore import choose_auto, strategy_names
         from tinyops.planning import planners as strategies
 
-        outcomes = [evaluate_strategy(graph, board, s, kernels, analysis) for s in strategy_names()
+        outcomes = [evaluate_strategy(graph, board, s, kernels, analysis, sram_limit_bytes) for s in strategy_names()
                     if s in strategies.applicable(board)]
         outcome = choose_auto(outcomes)
     else:
-        outcome = evaluate_strategy(graph, board, strategy, kernels, analysis)
+        outcome = evaluate_strategy(graph, board, strategy, kernels, analysis, sram_limit_bytes)
     totals = analysis.totals
     return Measured(2 * totals.macs, totals.flash_bytes, totals.weight_bytes, totals.peak_activation_bytes,
                     totals.sram_lower_bound_bytes, arena, cycles, outcome.latency_ms, outcome.sram_bytes,
@@ -259,7 +359,7 @@ def graph_for(arch: Architecture, weight_bits: int) -> Any:
 
 
 def fit_proxy(space: SearchSpace, board: "Board", kernels: str, strategy: str, weight_bits: int,
-              samples: int = 10, seed: int = 0) -> CostProxy:
+              samples: int = 10, seed: int = 0, sram_limit_bytes: int | None = None) -> CostProxy:
     """Build the proxy for a board and fit its flash overhead and latency scale on sampled networks."""
     from tinyops.kernels.profile import load_params
 
@@ -270,7 +370,7 @@ def fit_proxy(space: SearchSpace, board: "Board", kernels: str, strategy: str, w
     rows = []
     for arch in archs:
         graph = graph_for(arch, weight_bits)
-        rows.append((arch, graph, measure(graph, board, kernels, strategy)))
+        rows.append((arch, graph, measure(graph, board, kernels, strategy, sram_limit_bytes)))
     # Tail ops (pool, reshape, FC, softmax): linear in the last width; read from the cost model.
     from tinyops.cost.cost_model import compute_cycles
 
@@ -285,7 +385,7 @@ def fit_proxy(space: SearchSpace, board: "Board", kernels: str, strategy: str, w
     hard = [proxy.hard_costs(arch) for arch, _, _ in rows]
     # Serialized overhead = flash - weight bytes, linear in the number of kept blocks.
     overhead = np.array([m.flash_bytes - h.flash_bytes for (_, _, m), h in zip(rows, hard)])
-    kept = np.array([[1.0, len(arch.kept_blocks())] for arch, _, _ in rows])
+    kept = np.array([[1.0, float(proxy.costs(*proxy.one_hot(arch))["kept_blocks"])] for arch, _, _ in rows])
     flash_fit = np.linalg.lstsq(kept, overhead, rcond=None)[0]
     notes = [f"fitted on {len(rows)} sampled architectures of the {space.name} space with analyze/plan/simulate "
              f"on {board.id} ({strategy}, {kernels}, {weight_bits}-bit weights)"]

@@ -6,6 +6,11 @@ weights over the width options (Wu et al., FBNetV2, 2020). A skippable block mix
 its input, ``g_keep * block(x) + g_skip * x`` (MicroNets' identity beside each block). Masked
 channels are zero, so one forward pass evaluates the whole mixture at the cost of the largest
 network; the architecture parameters get gradients through the Gumbel-softmax weights.
+
+The MobileNetV2 (IBN) space has a physical width per layer: an IBN block's expansion conv and
+depthwise carry its expansion mask, its projection the next layer's mask (or, for a residual
+block, the mask of the width it is added to); a skippable residual block adds ``g_keep *
+block(x)`` to its input, so dropping it leaves the identity.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ def build_supernet(space: SearchSpace, seed: int = 0) -> Any:
 
     nn = torch.nn
     functional = nn.functional
+    if space.family == "ibn":
+        return _build_ibn_supernet(space, seed)
     physical = space.stem.max_channels
     if any(layer.max_channels != physical for layer in space.layers):
         raise TinyOpsError("the supernet needs one maximum width for every layer (skips are identities)")
@@ -122,3 +129,129 @@ def build_supernet(space: SearchSpace, seed: int = 0) -> Any:
             return self.classifier(pooled)
 
     return Supernet()
+
+
+def _build_ibn_supernet(space: SearchSpace, seed: int) -> Any:
+    import torch
+
+    nn = torch.nn
+    functional = nn.functional
+    torch.manual_seed(seed)
+    layers = space.layers
+
+    def norm(channels: int) -> Any:
+        return nn.BatchNorm2d(channels, eps=BN_EPSILON)
+
+    class IbnSupernet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.space = space
+            in_channels, height, width = space.input_shape
+            sizes = [(height, width)] + space.spatial_shapes()
+            self.pads = []
+            for layer, (h, w) in zip(layers, sizes[:-1]):
+                top, bottom = _same_padding(h, layer.kernel[0], layer.stride[0])
+                left, right = _same_padding(w, layer.kernel[1], layer.stride[1])
+                self.pads.append((left, right, top, bottom))
+            self.convs = nn.ModuleDict()
+            self.norms = nn.ModuleDict()
+            stem = space.stem
+            self._add("stem", nn.Conv2d(in_channels, stem.max_channels, stem.kernel, stem.stride, bias=False),
+                      stem.max_channels)
+            incoming = stem.max_channels
+            for index, layer in enumerate(layers[1:], start=1):
+                tag = str(index)
+                if layer.kind == "ds":
+                    self._add(f"dw{tag}", nn.Conv2d(incoming, incoming, layer.kernel, layer.stride, groups=incoming,
+                                                    bias=False), incoming)
+                    self._add(f"pw{tag}", nn.Conv2d(incoming, layer.max_channels, 1, bias=False), layer.max_channels)
+                    incoming = layer.max_channels
+                elif layer.kind == "ibn":
+                    expanded = layer.max_channels
+                    out = incoming if layer.residual else layers[index + 1].max_channels
+                    self._add(f"expand{tag}", nn.Conv2d(incoming, expanded, 1, bias=False), expanded)
+                    self._add(f"dw{tag}", nn.Conv2d(expanded, expanded, layer.kernel, layer.stride, groups=expanded,
+                                                    bias=False), expanded)
+                    self._add(f"project{tag}", nn.Conv2d(expanded, out, 1, bias=False), out)
+                    incoming = out
+                elif layer.kind == "head":
+                    self._add(f"head{tag}", nn.Conv2d(incoming, layer.max_channels, 1, bias=False), layer.max_channels)
+                    incoming = layer.max_channels
+            self.classifier = nn.Linear(incoming, space.classes)
+            self.width_logits = nn.ParameterList(
+                [nn.Parameter(torch.zeros(len(layer.width_options()))) for layer in layers])
+            self.skippable = [index for index, layer in enumerate(space.blocks) if layer.skippable]
+            self.keep_logits = nn.ParameterList([nn.Parameter(torch.zeros(2)) for _ in self.skippable])
+            for layer_index, layer in enumerate(layers):
+                options = torch.tensor(layer.width_options())
+                masks = (torch.arange(layer.max_channels)[None, :] < options[:, None]).float()
+                self.register_buffer(f"masks{layer_index}", masks)
+
+        def _add(self, name: str, conv: Any, channels: int) -> None:
+            self.convs[name] = conv
+            self.norms[name] = norm(channels)
+
+        def _conv(self, name: str, x: Any, pad: tuple[int, int, int, int] | None = None) -> Any:
+            if pad is not None:
+                x = functional.pad(x, pad)
+            return self.norms[name](self.convs[name](x))
+
+        def weight_parameters(self) -> list[Any]:
+            arch = {id(p) for p in self.arch_parameters()}
+            return [p for p in self.parameters() if id(p) not in arch]
+
+        def arch_parameters(self) -> list[Any]:
+            return list(self.width_logits) + list(self.keep_logits)
+
+        def sample(self, temperature: float, generator: Any | None, hard: bool = False
+                   ) -> tuple[list[Any], list[Any]]:
+            widths = [self._relax(logits, temperature, generator, hard) for logits in self.width_logits]
+            keeps = [torch.ones(()) for _ in space.blocks]
+            for block, logits in zip(self.skippable, self.keep_logits):
+                keeps[block] = self._relax(logits, temperature, generator, hard)[0]
+            return widths, keeps
+
+        def probabilities(self) -> tuple[list[Any], list[Any]]:
+            widths = [torch.softmax(logits, 0) for logits in self.width_logits]
+            keeps = [torch.ones(()) for _ in space.blocks]
+            for block, logits in zip(self.skippable, self.keep_logits):
+                keeps[block] = torch.softmax(logits, 0)[0]
+            return widths, keeps
+
+        @staticmethod
+        def _relax(logits: Any, temperature: float, generator: Any | None, hard: bool) -> Any:
+            if hard:
+                return functional.one_hot(torch.argmax(logits), logits.numel()).float()
+            uniform = torch.rand(logits.shape, generator=generator).clamp(1e-9, 1 - 1e-9)
+            gumbel = -torch.log(-torch.log(uniform))
+            return torch.softmax((logits + gumbel) / temperature, 0)
+
+        def forward(self, x: Any, widths: list[Any], keeps: list[Any]) -> Any:
+            def mask(index: int) -> Any:
+                return (widths[index] @ getattr(self, f"masks{index}"))[None, :, None, None]
+
+            y = functional.relu6(self._conv("stem", x, self.pads[0])) * mask(0)
+            incoming = mask(0)
+            index = 1
+            while index < len(layers):
+                layer, tag = layers[index], str(index)
+                if layer.kind == "ds":
+                    z = functional.relu6(self._conv(f"dw{tag}", y, self.pads[index])) * incoming
+                    y = self._conv(f"pw{tag}", z) * mask(index)
+                    incoming = mask(index)
+                elif layer.kind == "ibn":
+                    expanded = mask(index)
+                    z = functional.relu6(self._conv(f"expand{tag}", y)) * expanded
+                    z = functional.relu6(self._conv(f"dw{tag}", z, self.pads[index])) * expanded
+                    if layer.residual:
+                        y = y + keeps[index - 1] * self._conv(f"project{tag}", z) * incoming
+                    else:
+                        incoming = mask(index + 1)
+                        y = self._conv(f"project{tag}", z) * incoming
+                        index += 1
+                elif layer.kind == "head":
+                    y = functional.relu6(self._conv(f"head{tag}", y)) * mask(index)
+                index += 1
+            return self.classifier(y.mean(dim=(2, 3)))
+
+    return IbnSupernet()

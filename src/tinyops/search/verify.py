@@ -31,7 +31,7 @@ class Verification:
     flash_bytes: int
     arena_bytes: int
     runtime_overhead_bytes: int
-    sram_bytes: int  # arena + runtime overhead: the whole RAM TFLM needs
+    sram_bytes: int  # internal: arena + runtime overhead (the whole RAM TFLM needs); external: the plan's SRAM
     latency_ms: float | None  # simulated plan on the latency board
     plan_feasible: bool
     checks: dict[str, bool]
@@ -51,12 +51,18 @@ class Verification:
 def verify_graph(graph: "Graph", widths: list[int], budgets: Budgets, board: "Board", latency_board: "Board"
                  ) -> Verification:
     """Check one graph (built or read from an exported .tflite) against the budgets."""
-    measured = measure(graph, board, budgets.kernels, budgets.strategy)
+    limit = budgets.plan_sram_limit_bytes
+    measured = measure(graph, board, budgets.kernels, budgets.strategy, limit)
     timed: Measured = measured
     if latency_board.id != board.id and budgets.latency_ms is not None:
-        timed = measure(graph, latency_board, budgets.kernels, budgets.strategy)
+        timed = measure(graph, latency_board, budgets.kernels, budgets.strategy, limit)
     overhead, overhead_source = runtime_overhead(graph)
     sram = measured.arena_bytes + overhead
+    sram_source = f"TFLM greedy planner arena ({budgets.kernels} scratch) + runtime overhead: {overhead_source}"
+    if budgets.strategy != "internal" and measured.plan_sram_bytes is not None:
+        # The TinyOps plan decides what lives in SRAM (activations, overlay buffers in all free SRAM).
+        sram = measured.plan_sram_bytes
+        sram_source = f"the {budgets.strategy} plan's SRAM (activations + overlay buffers), not TFLM's arena"
     checks: dict[str, bool] = {"plan": measured.feasible}
     misses = [] if measured.feasible else [f"plan on {board.id}: {measured.reason}"]
     if budgets.flash_bytes is not None:
@@ -77,7 +83,7 @@ def verify_graph(graph: "Graph", widths: list[int], budgets: Budgets, board: "Bo
         list(widths), measured.ops, measured.flash_bytes, measured.arena_bytes, overhead, sram, timed.latency_ms,
         measured.feasible, checks, misses,
         {"flash": "analyze: the serialized int8 model",
-         "sram": f"TFLM greedy planner arena ({budgets.kernels} scratch) + runtime overhead: {overhead_source}",
+         "sram": sram_source,
          "latency": timed.assumptions or "no plan", "ops": "2 x MACs (op registry)"})
 
 
@@ -99,10 +105,13 @@ def _shrunk(arch: Architecture, layer: int) -> Architecture | None:
     spec = arch.space.layers[layer]
     if width == 0:
         return None
-    if width <= WIDTH_STEP:
+    options = spec.width_options()
+    if width <= options[0]:
         if not spec.skippable:
             return None
         new = 0  # the last step of a skippable block drops it
+    elif spec.fractions:
+        new = max(o for o in options if o < width)  # one 10% step down
     else:
         new = max(WIDTH_STEP, width - max(WIDTH_STEP, (width // 10) // WIDTH_STEP * WIDTH_STEP))
     widths = list(arch.widths)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
 from tinyops.ir import Graph
 from tinyops.zoo.blocks import MBConv, inverted_residual, separable
 from tinyops.zoo.builder import GraphBuilder
@@ -56,3 +59,28 @@ def build_mobilenetv2(request: BuildRequest) -> Graph:
     x = builder.conv(x, head, 1, activation="RELU6", name="head")
     y = builder.classifier(x, request.classes)
     return builder.finish([y], f"tinyops zoo {request.label}: MobileNetV2 (random weights)")
+
+
+@dataclass(frozen=True)
+class IbnNetwork:
+    """A MobileNetV2-shaped network with free widths (the DNAS VWW space): stem, blocks, 1x1 head."""
+
+    stem_channels: int
+    stem_kernel: tuple[int, int]
+    stem_stride: tuple[int, int]
+    blocks: tuple[MBConv, ...]
+    head_channels: int
+
+
+def build_ibn_network(name: str, network: IbnNetwork, input_shape: Sequence[int], classes: int, seed: int,
+                      description: str) -> Graph:
+    """The int8 graph of ``network`` (ReLU6, linear bottlenecks, as MobileNetV2); ``input_shape`` is NHWC."""
+    builder = GraphBuilder(name, seed)
+    x = builder.input(tuple(input_shape), IMAGE_RANGE)
+    x = builder.conv(x, network.stem_channels, network.stem_kernel, network.stem_stride, activation="RELU6",
+                     name="stem")
+    for index, block in enumerate(network.blocks, start=1):
+        x = inverted_residual(builder, x, block, name=f"block{index}")
+    x = builder.conv(x, network.head_channels, 1, activation="RELU6", name="head")
+    y = builder.classifier(x, classes)
+    return builder.finish([y], description)
