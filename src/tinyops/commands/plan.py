@@ -11,7 +11,8 @@ from typing import Any, Callable, Iterator
 from tinyops.commands.common import DEFAULT_BOARD, default_model_path, print_json, save_figure, write_atomically
 from tinyops.deploy.select import DEFAULT_MIN_GAIN_PCT, OBJECTIVES
 from tinyops.errors import TinyOpsError
-from tinyops.kernels import KERNEL_LIBRARIES, RUNTIMES
+from tinyops.kernels import RUNTIMES
+from tinyops.kernels.library import kernels_arg
 from tinyops.planning.plan import STRATEGY_CHOICES
 
 
@@ -41,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sram-limit-bytes", type=int, metavar="N",
                    help="every strategy: use at most N bytes of SRAM, arena and runtime overhead together "
                         "(e.g. a paper's reported SRAM)")
-    p.add_argument("--kernels", default="cmsis-nn", choices=KERNEL_LIBRARIES, help="kernel library (default cmsis-nn)")
+    p.add_argument("--kernels", default="cmsis-nn", type=kernels_arg, metavar="ID[@VERSION]",
+                   help="kernel library and profile version: tflm-reference, cmsis-nn, x-cube-ai, tinyengine, optionally @VERSION (default cmsis-nn, its newest profile)")
     p.add_argument("--clock-mhz", type=float, help="CPU clock (default: the board's maximum)")
     p.add_argument("--json", action="store_true", help="print the JSON report instead of tables")
     p.add_argument("--csv", metavar="FILE", help="write the per-layer report as CSV")
