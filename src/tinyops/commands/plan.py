@@ -124,7 +124,8 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
     rows = compare_rows(evaluated, compute_bound_ms)
     picked = evaluated[choice.index].plan.strategy if choice.index is not None else None
     caption = (f"board {board.id} ({board.core}) at {base.clock_mhz:g} MHz, kernels {args.kernels}, arena for "
-               f"{options.runtime}, cost params {base.params.core}/{base.params.kernels} ({base.params.status}); "
+               f"{options.runtime}, cost params {base.params.core}/{base.params.spec} ({base.params.status}); "
+               f"± latency/energy: {base.params.band_note or 'no cross-validated band'} (±? = none); "
                f"auto ({args.objective}, min gain {args.min_gain:g} %) picks "
                f"{picked or 'nothing (no feasible plan)'}")
     if args.timeline:

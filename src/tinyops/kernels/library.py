@@ -3,7 +3,7 @@
 A :class:`KernelLibrary` holds, for one library, everything the pipeline must know about it:
 the runtime its kernels run under, the scratch buffers each op asks the arena for, the in-place
 kinds its kernels follow, which ops it can run (and which it only runs through a fallback), and
-its cost profile (``tinyops/kernels/profiles/<core>_<library>.toml``, fitted by
+its cost profile (``tinyops/kernels/profiles/<library>.toml``, fitted by
 ``benchmarks/calibrate.py``). Analysis, the memory planner, the placement planners and the cost
 model all ask here; none re-derives it.
 
@@ -142,8 +142,8 @@ CMSIS_NN = KernelLibrary(
     description="Arm CMSIS-NN kernels inside TFLM (kernels/cmsis_nn); other ops use the reference kernels")
 # The slot for tinyops' own kernels (the C code generator, backends/c): add "tinyops" to
 # KernelLibraryName, define TINYOPS = KernelLibrary("tinyops", "tinyops", INPLACE_KINDS, <its scratch
-# rules>, fallback=None, native_dtypes=("int8",)), give it cost profiles
-# (profiles/<core>_tinyops.toml) and list it here: analysis, memory planning, the planners and the
+# rules>, fallback=None, native_dtypes=("int8",)), give it a cost profile (profiles/tinyops.toml:
+# [[version]] tables with [version.cores.<core>.coefficients] fitted to emulator counts) and list it here: analysis, memory planning, the planners and the
 # cost model then take its scratch, in-place kinds and supported ops from it.
 # Vendor code generators: tinyops plans their arena with CMSIS-NN's scratch rules and TFLM's in-place
 # kinds (their own planners are not public; an estimate, said so in their profiles), and costs them

@@ -23,8 +23,8 @@ def band_fields(params: CoreParams) -> dict[str, Any]:
 
 
 def pm(pct: float | None) -> str:
-    """`` ±14%`` (or a note that the figure has no cross-validated band)."""
-    return f" ±{pct:.0f}%" if pct is not None else " (no cross-validated band)"
+    """`` ±14%``, or `` ±?`` for a figure without a cross-validated band (reports say so)."""
+    return f" ±{pct:.0f}%" if pct is not None else " ±?"
 
 
 def latency_text(latency_ms: float, pct: float | None) -> str:

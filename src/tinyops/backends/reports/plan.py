@@ -127,7 +127,10 @@ def render(data: dict[str, Any], console: "Console") -> None:
                   f"+ runtime overhead {data['runtime_overhead_bytes']:,} B; lower bound "
                   f"{data['sram_lower_bound_bytes']:,} B")
     console.print(f"[dim]error band: {escape(data['error_band']['profile'])} on Cortex-{data['error_band']['core']}, "
-                  f"{escape(data['error_band']['note'])}[/dim]")
+                  f"{escape(data['error_band']['note'])}"
+                  + ("" if data["energy_error_pct"] is not None else
+                     "; ±? energy: no energy cross-validation for this profile (at least the latency band)")
+                  + "[/dim]")
     if data.get("auto"):
         console.print(escape(data["auto"]["note"]))
     for warning in data["warnings"]:
