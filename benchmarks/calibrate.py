@@ -173,7 +173,7 @@ def prepare(row: Row, theta_prior: dict[str, float], graph) -> Prepared:  # type
     from tinyops.planning import internal as plan_mod
 
     orig = plan_mod.load_params
-    plan_mod.load_params = lambda core, kernels: params  # the fit evaluates candidate parameters
+    plan_mod.load_params = lambda core, kernels: params  # type: ignore[assignment]  # candidate parameters
     try:
         plan = plan_internal(graph, board, PlanOptions("cmsis-nn", row.clock_mhz))
     finally:
@@ -266,16 +266,6 @@ def ape(pred: float, published: float) -> float:
 
 def toml_value(v: object) -> str:
     if isinstance(v, str):
-        return '"' + v.replace('"', "'") + '"'
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
-def toml_value(v: object) -> str:
-    if isinstance(v, str):
         return '"' + v.replace("\\", "/").replace('"', "'") + '"'
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -291,7 +281,6 @@ def toml_lines(table: dict[str, object], prefix: str = "") -> list[str]:
     lines = [f"{k} = {toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)]
     for k, v in table.items():
         if isinstance(v, dict):
-            name = f"{prefix}.{k}" if prefix else k
             key = f'"{k}"' if not k.replace("-", "").replace("_", "").isalnum() else k
             name = f"{prefix}.{key}" if prefix else key
             lines += ["", f"[{name}]"] + toml_lines(v, name)
@@ -566,7 +555,7 @@ def library_memory(rows: list[dict[str, str]], theta_m7: np.ndarray) -> dict[str
     board = load_board("stm32f746g-disco")
     params = params_from("M7", "cmsis-nn", dict(zip(COEFFICIENTS, map(float, theta_m7))), "fitted", "seed fit")
     orig = plan_mod.load_params
-    plan_mod.load_params = lambda core, kernels: params
+    plan_mod.load_params = lambda core, kernels: params  # type: ignore[assignment]
     try:
         plan = plan_internal(graph, board, PlanOptions("cmsis-nn"))
     finally:
@@ -735,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         out: list[dict[str, object]] = []
         for info in versions:
             ver = str(info["version"])
-            vf = fits.get((lib, ver))
+            vfit = fits.get((lib, ver))
             v: dict[str, object] = {"version": ver, "describes": info["describes"]}
             if info["base"] is None:
                 v["status"] = "fitted"
@@ -744,14 +733,15 @@ def main(argv: list[str] | None = None) -> int:
                 v["energy_error_pct"] = round(float(np.mean(seed_energy_loo)), 1)
                 v["band_note"] = (f"leave-one-row-out on the seeds' {len(seed_loo)} rows (energy: "
                                   f"{len(seed_energy_loo)} rows of MicroNets T4 / TinyOpsV2 T2, whole-board power)"
-                                  + (f"; check rows not fitted: {', '.join(f'{c.row.label} {ape_c(c, (1.0, 1.0)):.0f} %' for c in vf.rows)}"
-                                     if vf else ""))
+                                  + (f"; check rows not fitted: {', '.join(f'{c.row.label} {ape_c(c, (1.0, 1.0)):.0f} %' for c in vfit.rows)}"
+                                     if vfit else ""))
                 v["fit"] = fit_dict(None, len(seed_fit), float(np.mean(seed_fit)), seed_band,
                                     len({p.row.board for p in prepared if p.row.fit}))
                 v["cores"] = {core: {"coefficients": dict(zip(COEFFICIENTS, map(float, theta)))}
                               for core, theta in thetas.items()}
             else:
-                assert vf is not None, f"{lib}@{ver}: no rows"
+                assert vfit is not None, f"{lib}@{ver}: no rows"
+                vf = vfit
                 v["status"] = "fitted"
                 v["source"] = (f"benchmarks/calibrate.py: {info['base']} tables x (MAC, overhead) scales fitted to "
                                f"measurements/published.csv")
