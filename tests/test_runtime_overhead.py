@@ -104,3 +104,26 @@ def test_cmsis_nn_opdata_and_scratch_handles_add_to_the_32bit_overhead() -> None
     # (48 aligned) and FULLY_CONNECTED 48 -> 72 (80 aligned); one 4-byte handle per scratch request.
     assert cmsis.total_bytes - reference.total_bytes == 16 + 32 + 4 * scratch_ops
     assert analyze(graph, kernels="cmsis-nn").totals.runtime_overhead_bytes == cmsis.total_bytes
+
+
+# `arena_used_bytes()` of stock TFLM (tflite-micro 90b983c, reference kernels, MicroAllocator,
+# arm-none-eabi-g++ 12.2 -O2 -mcpu=cortex-m4 -mfloat-abi=hard) after AllocateTensors, on QEMU 7.2
+# mps2-an386; how it was built and run: docs/tflm_overhead.md. Head = the interpreter's head, which
+# the `tflm` planner reproduces exactly (tests/test_memory_tflm.py); tail = used - head.
+CORTEX_M4_ARENA_USED_BYTES = {
+    "vww_mobilenetv1_96_int8": 100_660, "mcunet_vww": 219_744, "ic_resnet8_int8": 54_340, "kws_dscnn_int8": 22_772,
+    "ad_fc_autoencoder_int8": 2_260, "person_detect": 82_292, "micro_speech_quantized": 6_788,
+    "hello_world_int8": 676, "mcunet_detection": 379_936, "keyword_scrambled_8bit": 8_052,
+    "mnist_lenet_300_100_ptq": 4_816,
+}
+
+
+@pytest.mark.parametrize("stem", sorted(CORTEX_M4_ARENA_USED_BYTES))
+def test_32bit_formula_matches_tflm_built_for_cortex_m4(stem: str) -> None:
+    from tinyops.memory import plan_memory
+
+    graph = load_model(model_path(stem))
+    head = plan_memory(graph, planner="tflm", kernels="tflm-reference").arena_bytes
+    measured_tail = CORTEX_M4_ARENA_USED_BYTES[stem] - head
+    ours = tflm_runtime_overhead_bytes(graph)
+    assert abs(ours - measured_tail) <= 0.03 * measured_tail, (ours, measured_tail)
