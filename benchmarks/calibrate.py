@@ -478,6 +478,27 @@ class VersionFit:
     energy_rows: int
 
 
+def check_rows(rows: list[dict[str, str]], thetas: dict[str, np.ndarray], ratios: dict[str, tuple[float, str]],
+               fits: dict[tuple[str, str], "VersionFit"]) -> list[tuple[str, float, float]]:
+    """(label, published ms, predicted ms) of the microTVM + CMSIS-NN rows with the newest cmsis-nn version."""
+    newest = fits.get(("cmsis-nn", "2022"))
+    out = []
+    for r in rows:
+        if not r["kernels"].startswith("microTVM+CMSIS-NN") or r["model"] not in MODEL_FILES:
+            continue
+        board = BOARD_IDS.get(r["board"])
+        if board is None or not r["clock_mhz"]:
+            continue
+        prow = PubRow("cmsis-nn", "check", r["model"], board, float(r["clock_mhz"]), False, float(r["latency_ms"]),
+                      None, f"{r['model']} {board}", "")
+        c = components(prow, thetas, ratios)
+        core = load_board(board).core
+        scales = newest.scales if newest is not None and core in {load_board(x.row.board).core for x in newest.rows} \
+            else (1.0, 1.0)
+        out.append((prow.label, prow.published_ms, predict_cycles(c, scales) / (prow.clock_mhz * 1e3)))
+    return out
+
+
 def fit_version(library: str, version: str, rows: list[Components]) -> VersionFit:
     scales = fit_scales(rows)
     fit_mape = float(np.mean([ape_c(c, scales) for c in rows]))
@@ -712,6 +733,14 @@ def main(argv: list[str] | None = None) -> int:
             pred_ms = pred / (c.row.clock_mhz * 1e3)
             print(f"  {lib + '@' + ver:<16} {c.row.label:<40} {c.row.published_ms:>9.2f} ms published, "
                   f"{pred_ms:>9.2f} predicted ({e:5.1f} %)")
+    check = check_rows(raw, thetas, ratios, fits)
+    if check:
+        print("\nCheck rows, not fitted: microTVM + CMSIS-NN (TVM's AOT runtime, CMSIS-NN kernels) predicted "
+              "with the cmsis-nn profile")
+        for label, published, predicted in check:
+            print(f"  {label:<40} {published:>9.2f} ms published, {predicted:>9.2f} predicted "
+                  f"({ape(predicted, published):5.1f} %)")
+        print(f"  MAPE {np.mean([ape(p, m) for _, m, p in check]):.1f} % over {len(check)} rows")
     print(f"\nSkipped {len(skipped)} rows of these libraries:")
     for s in sorted(set(skipped)):
         print(f"  {s} (x{skipped.count(s)})")

@@ -121,3 +121,21 @@ def test_calibrate_prints_cross_validated_errors_that_match_the_profiles() -> No
     # The issue's target for profiles with >= 10 rows: leave-one-board-out latency MAPE <= 15 %.
     assert float(lines["x-cube-ai@7.3"][6]) <= 15 and float(lines["x-cube-ai@7.1"][6]) <= 15
     assert "Worst leave-one-board-out rows" in out.stdout
+
+
+@pytest.mark.skipif(not VWW.is_file(), reason=f"needs {MODELS}")
+def test_measurement_boards_plan_in_core_order() -> None:
+    """The same model on the M0+, M33 and M85 boards: slowest on the M0+, fastest on the M85 at 480 MHz."""
+    from tinyops.deploy import evaluate
+    from tinyops.frontends import load_model
+    from tinyops.hw.board import load_board
+    from tinyops.planning.common import PlanOptions
+
+    graph = load_model(str(VWW))
+    ms = {b: evaluate(graph, load_board(b), "internal", PlanOptions("cmsis-nn")).sim.latency_ms
+          for b in ("nucleo-g0b1re", "ek-ra6m4", "ek-ra8d1")}
+    assert ms["nucleo-g0b1re"] > ms["ek-ra6m4"] > ms["ek-ra8d1"] > 0
+    # The H743 boards plan at the 400 MHz the papers used unless told otherwise; 480 MHz is allowed.
+    h743 = load_board("nucleo-h743zi")
+    assert evaluate(graph, h743, "internal", PlanOptions("cmsis-nn")).plan.clock_mhz == 400
+    assert evaluate(graph, h743, "internal", PlanOptions("cmsis-nn", 480)).plan.clock_mhz == 480

@@ -53,7 +53,7 @@ def render(summary: dict[str, Any], console: Any) -> None:
                          f"{best['latency_ms']:.1f}{pm(best.get('latency_error_pct'))}" if best else "-",
                          f"{best['energy_mj']:.1f}{pm(best.get('energy_error_pct'))}" if best else "-"])
     print_table(console, columns, rows, title=f"tinyops explore: {summary['output']}",
-                caption="latency/energy: cost model simulating each plan (board at its max clock, "
+                caption="latency/energy: cost model simulating each plan (board at its default clock, "
                         f"{summary['kernels']} kernels; ± the kernel profile's cross-validated error); accuracy: published or estimated (see CSV)",
                 more="--json or the CSV")
     for board, data in summary["boards"].items():
