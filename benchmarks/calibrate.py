@@ -630,7 +630,7 @@ def fit_dict(vf: VersionFit | None, seed_rows: int = 0, seed_fit: float = 0.0, s
     if vf is None:
         return {"rows": seed_rows, "boards": seed_boards, "fit_mape_pct": round(seed_fit, 1),
                 "note": f"fitted on the seeds' rows (benchmarks/calibrate.py ROWS); leave-one-row-out "
-                        f"{seed_loo:.1f} %", "rows_used": ["MicroNets T4", "TinyOpsV2 T2"]}
+                        f"{seed_loo:.1f} %", "rows_used": ["MicroNets T4", "TinyOpsV2 T2"], "cores": ["M4", "M7"]}
     d: dict[str, object] = {"rows": len(vf.rows), "boards": len({c.row.board for c in vf.rows}),
                             "fit_mape_pct": round(vf.fit_mape, 1)}
     if vf.lobo is not None:
@@ -641,6 +641,7 @@ def fit_dict(vf: VersionFit | None, seed_rows: int = 0, seed_fit: float = 0.0, s
     if vf.energy_lobo is not None:
         d["energy_lobo_mape_pct"] = round(vf.energy_lobo, 1)
     d["rows_used"] = sorted({f"{c.row.label} ({c.row.source})" for c in vf.rows})
+    d["cores"] = sorted({load_board(c.row.board).core for c in vf.rows})
     d["note"] = ("clock not stated for " + ", ".join(sorted({c.row.label for c in vf.rows if c.row.clock_assumed}))
                  + ": the board's default clock assumed") if any(c.row.clock_assumed for c in vf.rows) else ""
     return d

@@ -95,6 +95,7 @@ class FitQuality:
     energy_lobo_mape_pct: float | None
     rows_used: tuple[str, ...]
     note: str
+    cores: tuple[str, ...] = ()  # cores of the rows the version was fitted / cross-validated on
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def _fit(t: dict[str, Any]) -> FitQuality:
         return float(t[k]) if k in t else None
     return FitQuality(int(t.get("rows", 0)), int(t.get("boards", 0)), opt("fit_mape_pct"), opt("lobo_mape_pct"),
                       opt("lomo_mape_pct"), int(t.get("energy_rows", 0)), opt("energy_lobo_mape_pct"),
-                      tuple(str(r) for r in t.get("rows_used", [])), str(t.get("note", "")))
+                      tuple(str(r) for r in t.get("rows_used", [])), str(t.get("note", "")),
+                      tuple(str(c) for c in t.get("cores", [])))
 
 
 def parse_profile(data: dict[str, Any], label: str) -> KernelProfile:
@@ -313,7 +315,8 @@ def load_params(core: str, kernels: str) -> CoreParams:
         band_note=(band_version.band_note if band_version is version else
                    f"{band_version.band_note} (the band of @{band_version.version}: no @{version.version} rows for "
                    f"Cortex-{core})") + (f"; Cortex-{core} derived with cores/{core_file_name(core)} cycles_vs_m4, "
-                                         f"whose error the band does not include" if "cycles of Cortex" in how else ""))
+                                         f"whose error the band does not include"
+                                         if "cycles of Cortex" in how and core not in band_version.fit.cores else ""))
 
 
 def parse_params(data: dict[str, Any], label: str) -> CoreParams:
