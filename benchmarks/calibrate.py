@@ -587,7 +587,7 @@ def library_memory(rows: list[dict[str, str]], theta_m7: np.ndarray) -> dict[str
                  and x["board"].startswith("DISCO-F746NG") and x["sram_kb"])
         flash, sram = float(r["flash_kb"]) * 1024, float(r["sram_kb"]) * 1024
         out[lib] = {
-            "runtime_ram_bytes": int(sram - plan.arena_bytes),
+            "sram_vs_arena_bytes": int(sram - plan.arena_bytes),
             "code_flash_bytes": int(flash - weight_bytes),
             "source": f"TinyEngine README @3e6292e, mcunet-vww1 on STM32F746G-DISCO: {r['sram_kb']} KB SRAM, "
                       f"{r['flash_kb']} KB flash, less the model's {weight_bytes} B of constants and tinyops' "

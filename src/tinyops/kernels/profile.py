@@ -100,9 +100,13 @@ class FitQuality:
 
 @dataclass(frozen=True)
 class LibraryMemory:
-    """RAM and code flash the library's runtime needs besides the model's arena and weights."""
+    """RAM and code flash the library needs besides the model, from one published comparison.
 
-    runtime_ram_bytes: int
+    ``sram_vs_arena_bytes``: the library's published whole SRAM minus tinyops' cmsis-nn arena plan of
+    the same model (negative: the library's own planner packs the arena tighter than that plan).
+    ``code_flash_bytes``: published flash minus the model's constant bytes (runtime + kernel code)."""
+
+    sram_vs_arena_bytes: int
     code_flash_bytes: int
     source: str
 
@@ -197,7 +201,7 @@ def parse_profile(data: dict[str, Any], label: str) -> KernelProfile:
                 latency_error_pct=float(v["latency_error_pct"]),
                 energy_error_pct=float(v["energy_error_pct"]) if "energy_error_pct" in v else None,
                 band_note=str(v.get("band_note", "")), fit=_fit(v.get("fit", {})),
-                memory=LibraryMemory(int(mem["runtime_ram_bytes"]), int(mem["code_flash_bytes"]), str(mem["source"]))
+                memory=LibraryMemory(int(mem["sram_vs_arena_bytes"]), int(mem["code_flash_bytes"]), str(mem["source"]))
                 if mem else None))
         if not versions:
             raise KeyError("no [[version]]")
@@ -307,7 +311,10 @@ def load_params(core: str, kernels: str) -> CoreParams:
         static_power_fraction=core_file.static_power_fraction,
         status="derived" if "cycles of Cortex" in how else version.status,
         source=f"{version.source}; {how}",
-        extras={"fit": f"{fit.rows} rows on {fit.boards} boards; fit MAPE {fit.fit_mape_pct}, "
+        extras={"memory": ({"sram_vs_arena_bytes": version.memory.sram_vs_arena_bytes,
+                            "code_flash_bytes": version.memory.code_flash_bytes, "source": version.memory.source}
+                           if version.memory else None),
+                "fit": f"{fit.rows} rows on {fit.boards} boards; fit MAPE {fit.fit_mape_pct}, "
                        f"leave-one-board-out {fit.lobo_mape_pct}, leave-one-model-out {fit.lomo_mape_pct}",
                 "describes": version.describes, "rows_used": list(fit.rows_used)},
         version=version.version, latency_error_pct=band_version.latency_error_pct,

@@ -19,6 +19,9 @@ def band_fields(params: CoreParams) -> dict[str, Any]:
         "energy_error_pct": params.energy_error_pct,
         "error_band": {"profile": params.spec, "core": params.core, "note": params.band_note,
                        "rows": list(params.extras.get("rows_used", []))},
+        # The library's own RAM and code flash beside the model (profile [version.memory]; informational:
+        # the plan's SRAM and flash figures do not include it).
+        "library_memory": params.extras.get("memory"),
     }
 
 
