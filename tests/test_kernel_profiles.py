@@ -139,3 +139,19 @@ def test_measurement_boards_plan_in_core_order() -> None:
     h743 = load_board("nucleo-h743zi")
     assert evaluate(graph, h743, "internal", PlanOptions("cmsis-nn")).plan.clock_mhz == 400
     assert evaluate(graph, h743, "internal", PlanOptions("cmsis-nn", 480)).plan.clock_mhz == 480
+
+
+def test_explore_resume_reads_a_csv_from_before_the_bands(tmp_path: Path) -> None:
+    from tinyops.search.explore import COLUMNS, csv_text, read_rows
+
+    row = {c: "" for c in COLUMNS}
+    row.update({"family": "mobilenetv2", "width": "0.35", "resolution": "96", "board": "nucleo-u575zi-q",
+                "strategy": "internal", "latency_ms": "249.5", "latency_error_pct": "6.6"})
+    old_columns = [c for c in COLUMNS if c not in ("latency_error_pct", "energy_error_pct")]
+    old = tmp_path / "old.csv"
+    lines = csv_text([row]).splitlines()
+    header = lines[0].split(",")
+    keep = [header.index(c) for c in old_columns]
+    old.write_text("\n".join(",".join(line.split(",")[i] for i in keep) for line in lines) + "\n", encoding="utf-8")
+    rows = read_rows(old)
+    assert rows[0]["latency_ms"] == "249.5" and rows[0]["latency_error_pct"] == ""

@@ -352,15 +352,17 @@ def read_rows(path: Path) -> list[Row]:
     except (OSError, UnicodeDecodeError) as exc:
         raise TinyOpsError(f"{path}: cannot read ({exc})") from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    # CSVs written before the error bands existed lack their columns: those rows have no band.
+    later = ("latency_error_pct", "energy_error_pct")
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or []) and c not in later]
     if missing:
         raise TinyOpsError(f"{path}: not a tinyops explore CSV (missing column(s) {', '.join(missing)}); "
                            f"choose another --output")
     rows = []
     for line, row in enumerate(reader, start=2):
-        if None in row or any(row[c] is None for c in COLUMNS):
+        if None in row or any(row.get(c, "") is None for c in COLUMNS):
             raise TinyOpsError(f"{path}:{line}: malformed row (wrong number of fields)")
-        rows.append({c: row[c] for c in COLUMNS})
+        rows.append({c: row.get(c, "") for c in COLUMNS})
     return rows
 
 
