@@ -6,8 +6,9 @@
 every op executes. The cost model's features of each op (MACs per kernel class, outputs, im2col
 elements, elements of non-MAC ops, 1 per op) are fitted to those counts by non-negative least
 squares on relative error, then multiplied by an estimated cycles-per-instruction of the core to
-give cycles. The result is written (with --write) as `src/tinyops/kernels/profiles/<core>_tinyops.toml`,
-status "derived": it comes from emulation, not from boards. Prints the fit's per-op error.
+give cycles. The result is written (with --write) as `src/tinyops/kernels/profiles/tinyops.toml` (one
+`[[version]]` with `[version.cores.<core>.coefficients]` per core), status "derived": it comes from emulation,
+not from boards, and its error band is the per-op fit error, not a silicon cross-validation.
 """
 
 from __future__ import annotations
@@ -71,29 +72,52 @@ def fit(core: str) -> tuple[dict[str, float], float, int]:
     return {name: float(v) for name, v in zip(COEFFICIENTS, x)}, mape, len(b)
 
 
-def toml_text(core: str, instructions: dict[str, float], mape: float, n_ops: int) -> str:
-    base = load_params(core, "cmsis-nn")
-    cpi = CPI[core]
+VERSION = "0.1"
+DESCRIBES = ("tinyops 0.1 generated C (backends/c: `tinyops generate`), int8 kernels with the DSP (SMLAD) "
+             "paths, built with arm-none-eabi-gcc -O2")
+
+
+def toml_text(fits: dict[str, tuple[dict[str, float], float, int]]) -> str:
+    """The `tinyops` profile (one library file, issue-12 format) from per-core fits (instructions per feature,
+    instruction-count MAPE %, ops)."""
+    cores = list(fits)
+    n_ops = max(n for _, _, n in fits.values())
+    worst = max(mape for _, mape, _ in fits.values())
+    per_core = ", ".join(f"{c} {fits[c][1]:.1f} % (CPI {CPI[c]})" for c in cores)
+    band = round(worst)
     lines = [
-        f"# Cost-model parameters for Cortex-{core} with tinyops' generated C. Written by",
-        "# benchmarks/fit_tinyops_profile.py; do not edit by hand: re-run it.",
-        f'core = "{core}"', 'kernels = "tinyops"', 'status = "derived"',
-        f'source = "emulation: instructions per op counted by tinyops verify under QEMU ({TARGET_OF[core]}), '
-        f'times an estimated {cpi} cycles per instruction; no board measurement"',
-        f'fit = "{n_ops} ops of {len(MODELS)} shared models; instruction-count MAPE {mape:.1f} %; the CPI is an '
-        f'estimate (see the script)"',
+        "# Cost profile of the tinyops kernel library (our generated C). Written by",
+        "# benchmarks/fit_tinyops_profile.py; do not edit by hand: re-run it (--write).",
+        "# Versions are listed newest first; `--kernels tinyops` is the first, `tinyops@VERSION` any.",
+        'library = "tinyops"',
+        'description = "tinyops\' generated C kernels (backends/c): int8, portable C with DSP paths; no interpreter"',
         "unaligned_channel_factor = 1.0",
-        '"unaligned_channel_factor_source" = "tinyops kernels have no channel-aligned fast path"',
+        'unaligned_channel_factor_source = "tinyops kernels have no channel-aligned fast path"',
         "channel_alignment = 1",
         "conv_columns_per_filter_pass = 2",
-        f"static_power_fraction = {base.static_power_fraction}",
-        "", "[coefficients]",
+        "", "[[version]]",
+        f'version = "{VERSION}"',
+        f'describes = "{DESCRIBES}"',
+        'status = "derived"',
+        'source = "emulation: instructions per op counted by tinyops verify under QEMU (qemu-m4, qemu-m7, qemu-m33), '
+        'fitted by benchmarks/fit_tinyops_profile.py, times an estimated cycles per instruction per core '
+        '(M4/M33 1.3, M7 0.9; DWT is not emulated); no board measurement"',
+        f"latency_error_pct = {band}",
+        f'band_note = "emulation-derived, not silicon: per-op fit error of QEMU instruction counts ({n_ops} ops, '
+        f'{len(MODELS)} models); the estimated CPI\'s error is not included"',
+        "", "[version.fit]",
+        f"rows = {n_ops}",
+        "boards = 0",
+        f"fit_mape_pct = {worst:.1f}",
+        f"rows_used = [{', '.join(chr(34) + m + chr(34) for m in MODELS)}]",
+        f"cores = [{', '.join(chr(34) + c + chr(34) for c in cores)}]",
+        f'note = "rows are ops (QEMU instruction counts of every op of the models in rows_used), not boards; '
+        f'per-core instruction-count MAPE: {per_core}"',
     ]
-    lines += [f"{name} = {instructions[name] * cpi:.5g}" for name in COEFFICIENTS]
-    lines += ["", "[flash_hidden_fraction]", "# same memory behaviour as the cmsis-nn profile of this core"]
-    lines += [f'"{k}" = {v}' for k, v in base.flash_hidden_fraction.items()]
-    lines += ["", "[sram_stall_cycles_per_byte]"]
-    lines += [f'"{k}" = {v}' for k, v in base.sram_stall_cycles_per_byte.items()]
+    for core in cores:
+        instructions = fits[core][0]
+        lines += ["", f"[version.cores.{core}.coefficients]"]
+        lines += [f"{name} = {instructions[name] * CPI[core]:.5g}" for name in COEFFICIENTS]
     return "\n".join(lines) + "\n"
 
 
@@ -103,13 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     print(f"{'core':5} {'ops':>4} {'MAPE %':>7}  instructions per feature")
+    fits = {}
     for core in args.cores.split(","):
         coeffs, mape, n = fit(core)
+        fits[core] = (coeffs, mape, n)
         print(f"{core:5} {n:>4} {mape:>7.1f}  " + ", ".join(f"{k}={v:.3g}" for k, v in coeffs.items() if v))
-        if args.write:
-            path = REPO / "src/tinyops/kernels/profiles" / f"{core.lower()}_tinyops.toml"
-            path.write_text(toml_text(core, coeffs, mape, n))
-            print(f"      wrote {path.relative_to(REPO)}")
+    if args.write:
+        path = REPO / "src/tinyops/kernels/profiles" / "tinyops.toml"
+        tmp = path.with_suffix(".toml.tmp")
+        tmp.write_text(toml_text(fits), encoding="utf-8")
+        tmp.replace(path)
+        print(f"wrote {path.relative_to(REPO)}")
     return 0
 
 

@@ -172,7 +172,9 @@ def test_f746_key_figures() -> None:
 
 def test_h743_key_figures() -> None:
     b = load_board("stm32h743i-eval")
-    assert b.max_clock_mhz == 400 and b.core == "M7" and b.fpu_double
+    # Revision V runs at 480 MHz; plans default to the 400 MHz TinyOpsV2 used.
+    assert b.max_clock_mhz == 480 and b.clock_mhz == 400 and b.core == "M7" and b.fpu_double
+    assert b.internal_flash.wait_states_at(480) == 4
     assert b.dcache_bytes == 16 * KB
     assert b.largest_contiguous_sram_bytes == 512 * KB  # AXI SRAM, TinyOpsV2 Table 3
     assert b.internal_flash.size_bytes == 2 * MB
@@ -297,8 +299,8 @@ def test_negative_size(tmp_path: Path) -> None:
 
 
 def test_unknown_core(tmp_path: Path) -> None:
-    msg = error_for(tmp_path, USER_TOML.replace('core = "M7"', 'core = "M85"'))
-    assert "core" in msg and "M85" in msg and "M33" in msg
+    msg = error_for(tmp_path, USER_TOML.replace('core = "M7"', 'core = "M99"'))
+    assert "core" in msg and "M99" in msg and "M33" in msg
 
 
 def test_unknown_kind(tmp_path: Path) -> None:
@@ -359,3 +361,24 @@ def test_missing_file_and_unknown_id(tmp_path: Path) -> None:
     msg = str(exc.value)
     assert isinstance(exc.value, TinyOpsError)
     assert "unknown board 'foo'" in msg and "stm32f746g-disco" in msg and ".toml" in msg
+
+
+# Boards of the published measurements (measurements/published.csv) and MLPerf Tiny systems.
+MEASURED_BOARDS = {"nucleo-g0b1re": ("M0+", 64), "cy8cproto-062-4343w": ("M4", 150),
+                   "b-u585i-iot02a": ("M33", 160), "nucleo-u385rg-q": ("M33", 96),
+                   "numaker-m467hj": ("M4", 200), "ek-ra6m4": ("M33", 200), "nrf5340-dk": ("M33", 128),
+                   "ek-ra8d1": ("M85", 480), "stm32h747i-disco": ("M7", 480)}
+
+
+@pytest.mark.parametrize("board_id", sorted(MEASURED_BOARDS))
+def test_measurement_boards_core_clock_and_sources(board_id: str) -> None:
+    b = load_board(board_id)
+    assert (b.core, b.max_clock_mhz) == MEASURED_BOARDS[board_id]
+    for key in ("max_clock_mhz", "power.run_mw", "flash.wait_states", "flash.size_bytes"):
+        assert b.sources.get(key), f"{board_id}: {key} has no source"
+    assert b.internal_flash.wait_states_at(b.max_clock_mhz) >= 0
+
+
+def test_default_clock_above_max_is_an_error(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, USER_TOML.replace('max_clock_mhz = ', 'default_clock_mhz = 999\nmax_clock_mhz = ', 1))
+    assert "default_clock_mhz" in msg and "999" in msg

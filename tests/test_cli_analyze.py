@@ -110,7 +110,7 @@ def test_malformed_board_file_names_the_field(tmp_path: Path) -> None:
 
 
 def test_bad_option_is_one_line() -> None:
-    assert_clean_error(tinyops("analyze", str(VWW), "--kernels", "fast"), "invalid choice")
+    assert_clean_error(tinyops("analyze", str(VWW), "--kernels", "fast"), "unknown kernel library")
 
 
 def test_boards_list_and_show() -> None:

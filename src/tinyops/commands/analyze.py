@@ -11,7 +11,7 @@ from tinyops.backends.reports.analysis import render
 from tinyops.commands.outputs import add_force_option, checked_output
 from tinyops.commands.common import DEFAULT_BOARD, default_model_path, make_console, print_json, save_figure
 from tinyops.frontends import load_model
-from tinyops.kernels import KERNEL_LIBRARIES
+from tinyops.kernels.library import kernels_arg
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     f"(MLPerf Tiny VWW MobileNetV1) on the {DEFAULT_BOARD} board.")
     parser.add_argument("model", nargs="?", help="a .tflite model (default: the bundled VWW model)")
     parser.add_argument("--board", help="board ID (see `tinyops boards`) or path to a board .toml")
-    parser.add_argument("--kernels", choices=KERNEL_LIBRARIES, default="cmsis-nn",
+    parser.add_argument("--kernels", type=kernels_arg, metavar="ID[@VERSION]", default="cmsis-nn",
                         help="kernel library whose scratch buffers count (default: cmsis-nn)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--plot", metavar="PNG", help="write the working-set-per-layer plot")

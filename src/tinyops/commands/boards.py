@@ -33,6 +33,7 @@ def _list(args: argparse.Namespace) -> int:
     boards = list_boards()
     if args.json:
         print_json([{"id": b.id, "name": b.name, "mcu": b.mcu, "core": b.core, "max_clock_mhz": b.max_clock_mhz,
+                     "default_clock_mhz": b.clock_mhz,
                      "sram_total_bytes": b.sram_total_bytes, "flash_bytes": b.internal_flash.size_bytes,
                      "dcache_bytes": b.dcache_bytes,
                      "external_memories": [{"name": m.name, "kind": m.kind, "size_bytes": m.size_bytes}
@@ -42,7 +43,8 @@ def _list(args: argparse.Namespace) -> int:
     for column in ("id", "MCU", "core", "clock", "SRAM", "flash", "D-cache", "external memory"):
         table.add_column(column)
     for b in boards:
-        table.add_row(b.id, b.mcu, f"Cortex-{b.core}", f"{b.max_clock_mhz:g} MHz", _kib(b.sram_total_bytes),
+        clock = f"{b.clock_mhz:g} MHz" + (f" (max {b.max_clock_mhz:g})" if b.clock_mhz != b.max_clock_mhz else "")
+        table.add_row(b.id, b.mcu, f"Cortex-{b.core}", clock, _kib(b.sram_total_bytes),
                       _kib(b.internal_flash.size_bytes), _kib(b.dcache_bytes) if b.dcache_bytes else "-",
                       _external_summary(b))
     make_console().print(table)
@@ -64,7 +66,8 @@ def _show(args: argparse.Namespace) -> int:
 
     console = make_report_console()
     console.print(f"[bold]{board.name}[/bold] ({board.id}, configuration: {board.configuration})")
-    console.print(f"{board.mcu}, Cortex-{board.core} up to {board.max_clock_mhz:g} MHz, "
+    console.print(f"{board.mcu}, Cortex-{board.core} up to {board.max_clock_mhz:g} MHz (plans default to "
+                  f"{board.clock_mhz:g} MHz), "
                   f"I-cache {board.icache_bytes} B, D-cache {board.dcache_bytes} B")
     sram = Table(title="SRAM", title_justify="left")
     for column in ("region", "kind", "base", "size", "DMA", "data"):

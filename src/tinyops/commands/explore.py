@@ -13,6 +13,7 @@ from tinyops.commands.common import make_console, print_json
 from tinyops.commands.outputs import add_force_option
 from tinyops.errors import TinyOpsError
 from tinyops.files import check_output_path
+from tinyops.kernels.library import kernels_arg
 
 PAPER_BOARDS = ("stm32f469i-disco@paper", "stm32f746g-disco@paper", "stm32h743i-eval@paper")
 DEFAULT_WIDTHS = "0.25,0.35,0.5,0.75,1.0"
@@ -35,7 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "bundled board (default: the TinyOpsV2 boards @paper)")
     p.add_argument("--strategies", help="placement strategies (default: every strategy of the planning "
                                         "registry; 'auto' adds the fastest feasible one)")
-    p.add_argument("--kernels", default="cmsis-nn", help="kernel library (default cmsis-nn)")
+    p.add_argument("--kernels", default="cmsis-nn", type=kernels_arg, metavar="ID[@VERSION]",
+                   help="kernel library and profile version (default cmsis-nn, its newest profile)")
     p.add_argument("--workers", type=int, help="worker processes (default: all CPU cores)")
     p.add_argument("--cluster", default="local", choices=("local", "ray"),
                    help="local: a process pool (default); ray: a Ray cluster (pip install 'tinyops[ray]')")

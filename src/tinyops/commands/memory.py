@@ -12,7 +12,7 @@ from tinyops.commands.common import default_model_path, print_json, save_figure
 from tinyops.errors import TinyOpsError
 from tinyops.frontends import load_model
 from tinyops.memory import export_plan, plan_memory
-from tinyops.kernels import KERNEL_LIBRARIES
+from tinyops.kernels.library import kernels_arg, split_kernels_spec
 from tinyops.memory.plan import PLANNERS
 
 
@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> None:
                    help="tflm: reproduce TFLM's greedy planner; best: ours (default)")
     p.add_argument("--no-reorder", action="store_true", help="keep the stored operator order")
     p.add_argument("--no-inplace", action="store_true", help="no in-place execution")
-    p.add_argument("--kernels", choices=KERNEL_LIBRARIES, default="tflm-reference",
+    p.add_argument("--kernels", type=kernels_arg, metavar="ID[@VERSION]", default="tflm-reference",
                    help="kernel library whose scratch buffers to plan (default: tflm-reference)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--plot", metavar="PNG", help="draw the plan to this image file")
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                        kernels=args.kernels)
     exported = None
     if args.write:
-        if args.kernels != "tflm-reference":
+        if split_kernels_spec(args.kernels)[0] != "tflm-reference":
             raise TinyOpsError("--write targets stock TFLM, whose scratch buffers are the reference kernels'; "
                                "drop --kernels cmsis-nn")
         exported = export_plan(graph, plan)

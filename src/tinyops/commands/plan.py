@@ -12,7 +12,8 @@ from tinyops.commands.common import DEFAULT_BOARD, default_model_path, print_jso
 from tinyops.deploy.select import DEFAULT_MIN_GAIN_PCT, OBJECTIVES
 from tinyops.commands.outputs import add_force_option, checked_output
 from tinyops.errors import TinyOpsError
-from tinyops.kernels import KERNEL_LIBRARIES, RUNTIMES, kernel_library
+from tinyops.kernels import RUNTIMES, Runtime, kernel_library
+from tinyops.kernels.library import kernels_arg
 from tinyops.planning.plan import STRATEGY_CHOICES
 
 
@@ -43,7 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sram-limit-bytes", type=int, metavar="N",
                    help="every strategy: use at most N bytes of SRAM, arena and runtime overhead together "
                         "(e.g. a paper's reported SRAM)")
-    p.add_argument("--kernels", default="cmsis-nn", choices=KERNEL_LIBRARIES, help="kernel library (default cmsis-nn)")
+    p.add_argument("--kernels", default="cmsis-nn", type=kernels_arg, metavar="ID[@VERSION]",
+                   help="kernel library and profile version: tflm-reference, cmsis-nn, x-cube-ai, tinyengine, "
+                        "tinyops, optionally @VERSION (default cmsis-nn, its newest profile)")
     p.add_argument("--clock-mhz", type=float, help="CPU clock (default: the board's maximum)")
     p.add_argument("--json", action="store_true", help="print the JSON report instead of tables")
     p.add_argument("--csv", metavar="FILE", help="write the per-layer report as CSV")
@@ -59,7 +62,8 @@ def _output_path(path: str, model: str) -> str:
 def _options(args: argparse.Namespace) -> Any:
     from tinyops.planning.common import PlanOptions
 
-    runtime = args.runtime or kernel_library(args.kernels).runtime
+    # X-CUBE-AI and TinyEngine bring their own runtime; their arena is planned with TFLM's rules.
+    runtime: Runtime = args.runtime or ("tinyops" if kernel_library(args.kernels).runtime == "tinyops" else "tflm")
     return PlanOptions(args.kernels, args.clock_mhz, args.sram_limit_bytes, runtime)
 
 
@@ -135,7 +139,8 @@ def run_compare(args: argparse.Namespace, model: str, graph: Any, board: Any) ->
     movement = movement_costs(board, base.clock_mhz, base.params)
     picked = evaluated[choice.index].plan.strategy if choice.index is not None else None
     caption = (f"board {board.id} ({board.core}) at {base.clock_mhz:g} MHz, kernels {args.kernels}, arena for "
-               f"{options.runtime}, cost params {base.params.core}/{base.params.kernels} ({base.params.status}); "
+               f"{options.runtime}, cost params {base.params.core}/{base.params.spec} ({base.params.status}); "
+               f"± latency/energy: {base.params.band_note or 'no cross-validated band'} (±? = none); "
                f"auto ({args.objective}, min gain {args.min_gain:g} %) picks "
                f"{picked or 'nothing (no feasible plan)'}")
     if args.timeline:

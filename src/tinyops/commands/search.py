@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyops.errors import TinyOpsError
+from tinyops.kernels.library import kernels_arg
 
 EXIT_INFEASIBLE = 1
 
@@ -24,7 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--latency-ms", type=float, help="latency budget (cost model, on --latency-board)")
     d.add_argument("--fps", type=float, help="latency budget as frames per second")
     d.add_argument("--latency-board", metavar="ID", help="board the latency budget is for (default: --board)")
-    d.add_argument("--kernels", default="cmsis-nn", choices=("cmsis-nn", "tflm-reference"))
+    d.add_argument("--kernels", default="cmsis-nn", type=kernels_arg, metavar="ID[@VERSION]",
+                   help="kernel library (and profile version) the latency proxy and plans cost: tflm-reference, "
+                        "cmsis-nn, x-cube-ai, tinyengine, tinyops, optionally @VERSION (default cmsis-nn)")
     d.add_argument("--strategy", default="internal", help="placement: internal, overlay-v2, auto (external "
                                                           "memory: flash budget = the external memory)")
     d.add_argument("--bits", default="8", help="weight bits: 8, 4 or 8,4 (one search each; activations int8)")

@@ -6,7 +6,7 @@ The features are counts taken from the op's shapes through the op registry (MACs
 elements, im2col elements, elements processed, 1 per op), routed to the coefficient of the
 op's kernel class (1x1 conv, im2col conv, depthwise 3x3, other depthwise, fully connected,
 everything else). The coefficients are fitted per core and kernel library by
-``benchmarks/calibrate.py`` and read from ``tinyops/kernels/profiles/<core>_<kernels>.toml``.
+``benchmarks/calibrate.py`` and read through :func:`tinyops.kernels.profile.load_params`.
 This is the cost of the arithmetic with operands in SRAM; memory stalls for operands that
 live elsewhere are added by :mod:`tinyops.cost.memory_model`.
 """

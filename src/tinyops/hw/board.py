@@ -44,7 +44,7 @@ __all__ = [
     "ACCELERATORS",
 ]
 
-CORES = ("M0+", "M3", "M4", "M7", "M33", "M55")
+CORES = ("M0+", "M3", "M4", "M7", "M33", "M55", "M85")
 # SRAM_KINDS, EXTERNAL_KINDS, VOLATILE_KINDS: defined once, in tinyops.ir.memory.
 ACCELERATORS = ("ART", "flash-cache", "ICACHE", "none")
 POWER_SCOPES = ("board", "mcu")
@@ -206,6 +206,14 @@ class Board:
     notes: str = ""
     paper_config: PaperConfig | None = None
     configuration: str = "physical"  # or the PaperConfig name once applied
+    # The clock plans use when the user gives none: the board's usual setting (the H743 boards
+    # run revision-Y silicon at 400 MHz in TinyOpsV2, though revision V reaches 480 MHz).
+    default_clock_mhz: float | None = None
+
+    @property
+    def clock_mhz(self) -> float:
+        """The default CPU clock (``default_clock_mhz``, else ``max_clock_mhz``)."""
+        return self.default_clock_mhz if self.default_clock_mhz is not None else self.max_clock_mhz
 
     @property
     def sram_total_bytes(self) -> int:
@@ -498,7 +506,7 @@ def _parse(data: dict[str, Any], label: str, expected_id: str | None) -> Board:
     r = _Reader(label)
     top_tables = {"cache", "sram", "flash", "external_memory", "dma", "power", "paper_config"}
     r.check_keys(data, "", {"id", "name", "mcu", "core", "fpu", "fpu_double", "dsp",
-                             "max_clock_mhz", "notes", "source"} | top_tables)
+                             "max_clock_mhz", "default_clock_mhz", "notes", "source"} | top_tables)
 
     board_id = r.get(data, "", "id", _str)
     if not _ID_RE.match(board_id):
@@ -512,6 +520,9 @@ def _parse(data: dict[str, Any], label: str, expected_id: str | None) -> Board:
     fpu_double = r.get(data, "", "fpu_double", _bool, False)
     dsp = r.get(data, "", "dsp", _bool)
     max_clock = r.get(data, "", "max_clock_mhz", _num(True))
+    default_clock = r.get(data, "", "default_clock_mhz", _num(True), None)
+    if default_clock is not None and default_clock > max_clock:
+        r.fail("default_clock_mhz", f"{default_clock:g} is above max_clock_mhz {max_clock:g}")
     notes = r.get(data, "", "notes", _str, "")
     if fpu_double and not fpu:
         r.fail("fpu_double", "is true but fpu is false")
@@ -534,7 +545,7 @@ def _parse(data: dict[str, Any], label: str, expected_id: str | None) -> Board:
                  sram_regions=regions, internal_flash=flash, icache_bytes=icache,
                  dcache_bytes=dcache, external_memories=externals, dma_engines=dmas, power=power,
                  sources=r.sources, fpu=fpu, fpu_double=fpu_double, dsp=dsp, notes=notes,
-                 paper_config=paper)
+                 paper_config=paper, default_clock_mhz=default_clock)
 
 
 def _check_address_map(r: _Reader, regions: tuple[SramRegion, ...], flash: InternalFlash,

@@ -3,7 +3,7 @@
 A :class:`KernelLibrary` holds, for one library, everything the pipeline must know about it:
 the runtime its kernels run under, the scratch buffers each op asks the arena for, the in-place
 kinds its kernels follow, which ops it can run (and which it only runs through a fallback), and
-its cost profile (``tinyops/kernels/profiles/<core>_<library>.toml``, fitted by
+its cost profile (``tinyops/kernels/profiles/<library>.toml``, fitted by
 ``benchmarks/calibrate.py``). Analysis, the memory planner, the placement planners and the cost
 model all ask here; none re-derives it.
 
@@ -25,8 +25,11 @@ from tinyops.kernels.tflm_scratch import TFLM_CUSTOM_RULES, TFLM_REFERENCE_RULES
 from tinyops.kernels.tinyops_scratch import TINYOPS_KINDS, TINYOPS_RULES
 from tinyops.ops import spec_for
 
-KernelLibraryName = Literal["tflm-reference", "cmsis-nn", "tinyops"]
+KernelLibraryName = Literal["tflm-reference", "cmsis-nn", "x-cube-ai", "tinyengine", "tinyops"]
 KERNEL_LIBRARIES: tuple[KernelLibraryName, ...] = get_args(KernelLibraryName)
+# A library's own generated runtime (X-CUBE-AI's network_runtime, TinyEngine's generated code): a
+# static arena planned by the vendor's tool, not TFLM's interpreter.
+LibraryRuntime = Literal["tflm", "tinyops", "own"]
 # The runtime a plan's arena is laid out for: TFLM's interpreter (stock kernels, its own arena
 # rules) or tinyops' generated code (which can follow every in-place kind).
 Runtime = Literal["tflm", "tinyops"]
@@ -66,7 +69,7 @@ class OpSupport:
 @dataclass(frozen=True)
 class KernelLibrary:
     name: KernelLibraryName
-    runtime: Runtime
+    runtime: LibraryRuntime
     inplace_kinds: tuple[InplaceKind, ...]
     # op kind -> scratch rule for the ops this library implements itself.
     scratch_rules: Mapping[str, ScratchRule]
@@ -153,15 +156,47 @@ CMSIS_NN = KernelLibrary(
 TINYOPS = KernelLibrary(
     "tinyops", "tinyops", INPLACE_KINDS, TINYOPS_RULES, native_dtypes=("int8",), supported_kinds=TINYOPS_KINDS,
     description="tinyops' generated C kernels (backends/c): int8, portable C with DSP paths; no interpreter")
-LIBRARIES: dict[str, KernelLibrary] = {lib.name: lib for lib in (TFLM_REFERENCE, CMSIS_NN, TINYOPS)}
+# Vendor code generators: tinyops plans their arena with CMSIS-NN's scratch rules and TFLM's in-place
+# kinds (their own planners are not public; an estimate, said so in their profiles), and costs them
+# with their fitted profiles. Their runtime RAM and code flash are in the profile's [version.memory].
+X_CUBE_AI = KernelLibrary(
+    "x-cube-ai", "own", TFLM_INPLACE_KINDS, CMSIS_NN_RULES, fallback=None, native_dtypes=("int8",),
+    description="STMicroelectronics X-CUBE-AI / STM32Cube.AI generated network (network_runtime library); "
+                "arena rules approximated by CMSIS-NN's scratch")
+TINYENGINE = KernelLibrary(
+    "tinyengine", "own", TFLM_INPLACE_KINDS, CMSIS_NN_RULES, fallback=None, native_dtypes=("int8",),
+    description="MIT TinyEngine generated code (in-place depthwise, patch-based inference not modelled); "
+                "arena rules approximated by CMSIS-NN's scratch")
+LIBRARIES: dict[str, KernelLibrary] = {lib.name: lib for lib in (TFLM_REFERENCE, CMSIS_NN, X_CUBE_AI, TINYENGINE, TINYOPS)}
+
+
+def split_kernels_spec(spec: str) -> tuple[str, str | None]:
+    """``"cmsis-nn@2020"`` -> ``("cmsis-nn", "2020")``; a bare id -> ``(id, None)`` (the newest version)."""
+    name, sep, version = str(spec).partition("@")
+    if sep and not version:
+        raise TinyOpsError(f"kernel library {spec!r}: empty version after '@'")
+    if name not in KERNEL_LIBRARIES:
+        raise TinyOpsError(f"unknown kernel library {name!r}; known: {', '.join(KERNEL_LIBRARIES)} "
+                           f"(optionally ID@VERSION)")
+    return name, (version or None)
 
 
 def kernel_library(name: str) -> KernelLibrary:
-    """The descriptor of library ``name`` (a user error names the known ones)."""
-    lib = LIBRARIES.get(name)
-    if lib is None:
-        raise TinyOpsError(f"unknown kernel library {name!r}; known: {', '.join(KERNEL_LIBRARIES)}")
-    return lib
+    """The descriptor of library ``name`` (``ID`` or ``ID@VERSION``; a user error names the known ones)."""
+    return LIBRARIES[split_kernels_spec(name)[0]]
+
+
+def kernels_arg(spec: str) -> str:
+    """argparse ``type=`` for ``--kernels``: checks the id and, if given, the profile version."""
+    import argparse
+
+    from tinyops.kernels.profile import resolve  # profiles are data next to this module
+
+    try:
+        resolve(spec)
+    except TinyOpsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return spec
 
 
 def scratch_requests(op: Op, kernels: str = "tflm-reference") -> list[int]:
@@ -169,5 +204,6 @@ def scratch_requests(op: Op, kernels: str = "tflm-reference") -> list[int]:
 
 
 __all__ = ["CMSIS_NN", "INPLACE_KINDS", "KERNEL_LIBRARIES", "KernelLibrary", "KernelLibraryName", "InplaceKind",
-           "LIBRARIES", "OpSupport", "RUNTIMES", "Runtime", "TFLM_INPLACE_KINDS", "TFLM_REFERENCE", "TINYOPS",
-           "kernel_library", "scratch_requests"]
+           "LIBRARIES", "LibraryRuntime", "OpSupport", "RUNTIMES", "Runtime", "TFLM_INPLACE_KINDS", "TFLM_REFERENCE",
+           "TINYENGINE", "TINYOPS", "X_CUBE_AI", "kernel_library", "kernels_arg", "scratch_requests",
+           "split_kernels_spec"]

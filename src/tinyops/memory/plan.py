@@ -268,7 +268,7 @@ def _plan_memory(graph_or_subgraph: Graph | Subgraph, planner: str, reorder: boo
                  inplace_kinds: Sequence[str] | None, order: Sequence[int] | None) -> MemoryPlan:
     if planner not in PLANNERS:
         raise ValueError(f"unknown planner {planner!r}; choose one of {', '.join(PLANNERS)}")
-    if kernels not in KERNEL_LIBRARIES:
+    if kernels.partition("@")[0] not in KERNEL_LIBRARIES:  # "ID@VERSION": the version only changes costs
         raise ValueError(f"unknown kernel library {kernels!r}; choose one of {', '.join(KERNEL_LIBRARIES)}")
     started = time.perf_counter()
     subgraph, graph = _subgraph_of(graph_or_subgraph)

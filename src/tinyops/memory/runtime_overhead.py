@@ -373,7 +373,7 @@ def _kernel_op_data_bytes(op: Op, abi: TflmAbi, kernels: str = "tflm-reference")
     """Bytes a kernel's Init allocates; None when the kernel is not in the table."""
     if op.kind == "CUSTOM":
         return _signal_kernel_bytes(op, abi)
-    if kernels == "cmsis-nn" and op.kind in _CMSIS_NN_EXTRA_FIELDS:
+    if kernels.partition("@")[0] == "cmsis-nn" and op.kind in _CMSIS_NN_EXTRA_FIELDS:
         reference = _op_data_fields(op.kind, abi)
         assert reference is not None
         return _arena_aligned(struct_bytes((reference,) + _CMSIS_NN_EXTRA_FIELDS[op.kind], abi))

@@ -37,7 +37,7 @@ class PlanOptions:
 
 
 def check_clock(board: Board, clock_mhz: float | None) -> float:
-    clock = float(clock_mhz) if clock_mhz is not None else float(board.max_clock_mhz)
+    clock = float(clock_mhz) if clock_mhz is not None else float(board.clock_mhz)
     if not 0 < clock <= board.max_clock_mhz:
         raise TinyOpsError(f"--clock-mhz {clock:g} is outside (0, {board.max_clock_mhz:g}] MHz "
                            f"for board {board.id}")

@@ -36,7 +36,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "accuracy_source", "assumptions")
 # After the required ones: what the plots and a reader need to check a row.
 EXTRA_COLUMNS: tuple[str, ...] = (
-    "kernels", "clock_mhz", "sram_bytes", "flash_bytes", "external_bytes", "macs_conv1x1", "macs_conv_kxk",
+    "kernels", "clock_mhz", "latency_error_pct", "energy_error_pct", "sram_bytes", "flash_bytes", "external_bytes", "macs_conv1x1", "macs_conv_kxk",
     "macs_depthwise3x3", "macs_depthwise_kxk", "macs_fc", "accuracy_note")
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + EXTRA_COLUMNS
 MAC_CLASSES: tuple[str, ...] = ("conv1x1", "conv_kxk", "depthwise3x3", "depthwise_kxk", "fc")
@@ -196,13 +196,17 @@ class Outcome:
     flash_bytes: int | None = None
     external_bytes: dict[str, int] = field(default_factory=dict)
     assumptions: str = ""
+    # The kernel profile's cross-validated error bands (tinyops.kernels.profile.CoreParams).
+    latency_error_pct: float | None = None
+    energy_error_pct: float | None = None
 
 
 def _assumptions(plan: Any) -> str:
     board = plan.board
     what = plan.assumptions.get("strategy", plan.strategy)
     return (f"board {board.id} ({board.core}) at {plan.clock_mhz:g} MHz; kernels {plan.kernels}; "
-            f"cost params {plan.params.core}/{plan.params.kernels} ({plan.params.status}); strategy {what}")
+            f"cost params {plan.params.core}/{plan.params.spec} ({plan.params.status}; latency band "
+            f"{plan.params.latency_error_pct}% from {plan.params.band_note}); strategy {what}")
 
 
 def evaluate_strategy(graph: Any, board: Any, strategy: str, kernels: str, analysis: Any,
@@ -229,7 +233,8 @@ def evaluate_strategy(graph: Any, board: Any, strategy: str, kernels: str, analy
         outcome = Outcome(strategy, bool(plan.feasible), plan.reason, clock_mhz=float(plan.clock_mhz),
                           sram_bytes=int(plan.sram_bytes), flash_bytes=int(plan.flash_bytes),
                           external_bytes={k: int(v) for k, v in plan.external_bytes.items()},
-                          assumptions=_assumptions(plan))
+                          assumptions=_assumptions(plan), latency_error_pct=plan.params.latency_error_pct,
+                          energy_error_pct=plan.params.energy_error_pct)
         if plan.feasible:
             from tinyops.planning.verify import verify
 
@@ -259,7 +264,8 @@ def choose_auto(outcomes: Sequence[Outcome]) -> Outcome:
         return Outcome(AUTO, False, f"no strategy is feasible ({reasons})")
     best = outcomes[choice.index]
     return Outcome(AUTO, True, None, best.latency_ms, best.energy_mj, best.clock_mhz, best.sram_bytes,
-                   best.flash_bytes, dict(best.external_bytes), f"{choice.note}; {best.assumptions}")
+                   best.flash_bytes, dict(best.external_bytes), f"{choice.note}; {best.assumptions}",
+                   best.latency_error_pct, best.energy_error_pct)
 
 
 def _fmt(value: float | int | None, digits: int = 4) -> str:
@@ -277,6 +283,7 @@ def _row(job: ModelJob, board: str, facts: ModelFacts, outcome: Outcome) -> Row:
         "reason": outcome.reason or "", "latency_ms": _fmt(outcome.latency_ms),
         "energy_mj": _fmt(outcome.energy_mj), "accuracy": "", "accuracy_source": "",
         "assumptions": outcome.assumptions, "kernels": job.kernels, "clock_mhz": _fmt(outcome.clock_mhz, 1),
+        "latency_error_pct": _fmt(outcome.latency_error_pct, 1), "energy_error_pct": _fmt(outcome.energy_error_pct, 1),
         "sram_bytes": _fmt(outcome.sram_bytes), "flash_bytes": _fmt(outcome.flash_bytes),
         "external_bytes": ";".join(f"{k}:{v}" for k, v in sorted(outcome.external_bytes.items())),
         **{f"macs_{name}": str(facts.macs_by_class[name]) for name in MAC_CLASSES}, "accuracy_note": "",
@@ -347,15 +354,17 @@ def read_rows(path: Path) -> list[Row]:
     except (OSError, UnicodeDecodeError) as exc:
         raise TinyOpsError(f"{path}: cannot read ({exc})") from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    # CSVs written before the error bands existed lack their columns: those rows have no band.
+    later = ("latency_error_pct", "energy_error_pct")
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or []) and c not in later]
     if missing:
         raise TinyOpsError(f"{path}: not a tinyops explore CSV (missing column(s) {', '.join(missing)}); "
                            f"choose another --output")
     rows = []
     for line, row in enumerate(reader, start=2):
-        if None in row or any(row[c] is None for c in COLUMNS):
+        if None in row or any(row.get(c, "") is None for c in COLUMNS):
             raise TinyOpsError(f"{path}:{line}: malformed row (wrong number of fields)")
-        rows.append({c: row[c] for c in COLUMNS})
+        rows.append({c: row.get(c, "") for c in COLUMNS})
     return rows
 
 

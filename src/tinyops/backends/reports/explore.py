@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 
+def _pct(text: str | None) -> float | None:
+    return float(text) if text else None
+
+
 def summarize(rows: list[dict[str, str]], boards: tuple[str, ...]) -> dict[str, Any]:
     from tinyops.search.pareto import board_finding
 
@@ -23,13 +27,16 @@ def summarize(rows: list[dict[str, str]], boards: tuple[str, ...]) -> dict[str, 
                     "config": f"{best['family']}-w{best['width']}-r{best['resolution']}",
                     "accuracy": float(best["accuracy"]) if best["accuracy"] else None,
                     "accuracy_source": best["accuracy_source"], "latency_ms": float(best["latency_ms"]),
-                    "energy_mj": float(best["energy_mj"])}}
+                    "energy_mj": float(best["energy_mj"]),
+                    "latency_error_pct": _pct(best.get("latency_error_pct")),
+                    "energy_error_pct": _pct(best.get("energy_error_pct"))}}
         out[board] = {"strategies": per_strategy, "latency": board_finding(rows, board, "latency_ms").as_dict(),
                       "energy": board_finding(rows, board, "energy_mj").as_dict()}
     return out
 
 
 def render(summary: dict[str, Any], console: Any) -> None:
+    from tinyops.backends.reports.bands import pm
     from tinyops.backends.reports.tables import Column, print_table
 
     columns = [Column("board", "left", key=True), Column("strategy", "left", key=True),
@@ -43,10 +50,11 @@ def render(summary: dict[str, Any], console: Any) -> None:
                          best["config"] if best else "-",
                          f"{best['accuracy']:.2f}{'*' if best['accuracy_source'] == 'estimated' else ''}"
                          if best and best["accuracy"] is not None else "-",
-                         f"{best['latency_ms']:.1f}" if best else "-", f"{best['energy_mj']:.1f}" if best else "-"])
+                         f"{best['latency_ms']:.1f}{pm(best.get('latency_error_pct'))}" if best else "-",
+                         f"{best['energy_mj']:.1f}{pm(best.get('energy_error_pct'))}" if best else "-"])
     print_table(console, columns, rows, title=f"tinyops explore: {summary['output']}",
-                caption="latency/energy: cost model simulating each plan (board at its max clock, "
-                        f"{summary['kernels']} kernels); accuracy: published or estimated (see CSV)",
+                caption="latency/energy: cost model simulating each plan (board at its default clock, "
+                        f"{summary['kernels']} kernels; ± the kernel profile's cross-validated error); accuracy: published or estimated (see CSV)",
                 more="--json or the CSV")
     for board, data in summary["boards"].items():
         lat = data["latency"]

@@ -8,18 +8,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tinyops.backends.reports.bands import band_fields, energy_text, latency_text, pm
 from tinyops.backends.reports.plan_compare import layer_fields, plan_fields
 from tinyops.planning.common import compute_bound_cycles
 from tinyops.planning.plan import Plan
 from tinyops.sim.simulator import SimResult
-
 if TYPE_CHECKING:
     from rich.console import Console
 
 
 def assumptions_line(plan: Plan) -> str:
     return (f"board {plan.board.id} ({plan.board.core}) at {plan.clock_mhz:g} MHz, kernels {plan.kernels}, "
-            f"strategy {plan.strategy}, arena for {plan.arena_runtime}, cost params {plan.params.core}/{plan.params.kernels} ({plan.params.status})")
+            f"strategy {plan.strategy}, arena for {plan.arena_runtime}, cost params {plan.params.core}/{plan.params.spec} "
+            f"({plan.params.status}, latency{pm(plan.params.latency_error_pct)})")
 
 
 def report(plan: Plan, sim: SimResult) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def report(plan: Plan, sim: SimResult) -> dict[str, Any]:
         "reason": plan.reason,
         "latency_ms": sim.latency_ms,
         "energy_mj": sim.energy.total_mj,
+        **band_fields(plan.params),
         "compute_bound_ms": compute_bound_ms,
         "sram_bytes": plan.sram_bytes,
         "arena_bytes": plan.arena_bytes,
@@ -119,12 +121,19 @@ def render(data: dict[str, Any], console: "Console") -> None:
     for legend in data.get("memory_labels", {}).values():
         console.print(f"[dim]{legend['label']}: {legend['description']}[/dim]")
     status = "feasible" if data["feasible"] else f"[bold red]NOT feasible[/]: {escape(data['reason'] or '')}"
-    console.print(f"{status}\nlatency {data['latency_ms']:.2f} ms (compute bound {data['compute_bound_ms']:.2f} ms), "
-                  f"energy {data['energy_mj']:.2f} mJ at {data['energy']['run_power_mw']:.0f} mW, "
+    console.print(f"{status}\nlatency {latency_text(data['latency_ms'], data['latency_error_pct'])} (compute bound "
+                  f"{data['compute_bound_ms']:.2f} ms), "
+                  f"energy {energy_text(data['energy_mj'], data['energy_error_pct'])} at "
+                  f"{data['energy']['run_power_mw']:.0f} mW, "
                   f"flash {data['flash_bytes']:,} B, {data['macs']:,} MACs")
     console.print(f"SRAM {data['sram_bytes']:,} B = arena {data['arena_bytes']:,} B ({data['arena_runtime']} runtime) "
                   f"+ runtime overhead {data['runtime_overhead_bytes']:,} B; lower bound "
                   f"{data['sram_lower_bound_bytes']:,} B")
+    console.print(f"[dim]error band: {escape(data['error_band']['profile'])} on Cortex-{data['error_band']['core']}, "
+                  f"{escape(data['error_band']['note'])}"
+                  + ("" if data["energy_error_pct"] is not None else
+                     "; ±? energy: no energy cross-validation for this profile (at least the latency band)")
+                  + "[/dim]")
     if data.get("auto"):
         console.print(escape(data["auto"]["note"]))
     for warning in data["warnings"]:

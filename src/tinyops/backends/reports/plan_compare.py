@@ -113,6 +113,8 @@ class Row:
     partitions: int
     summary: str
     warnings: list[str]
+    latency_error_pct: float | None = None
+    energy_error_pct: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -123,7 +125,7 @@ def row_of(plan: Plan, sim: SimResult, compute_bound_ms: float) -> Row:
                plan.sram_bytes, plan.arena_bytes, plan.runtime_overhead_bytes, plan.arena_runtime, plan.flash_bytes,
                dict(plan.external_bytes), plan.dma_bytes, plan.overlay_buffer_bytes,
                sum(len(s.partitions) for s in plan.steps), plan.assumptions.get("strategy", plan.strategy),
-               list(plan.warnings))
+               list(plan.warnings), plan.params.latency_error_pct, plan.params.energy_error_pct)
 
 
 def compare_rows(evaluated: list[Evaluated], compute_bound_ms: float) -> list[Row]:
@@ -134,6 +136,7 @@ def render_rows(rows: list[Row], title: str, caption: str, console: Any) -> None
     """Strategies side by side: strategy, feasible, latency, energy and SRAM always; the rest as they fit."""
     from rich.markup import escape
 
+    from tinyops.backends.reports.bands import pm
     from tinyops.backends.reports.tables import Column, print_table
 
     columns = [Column("strategy", "left", key=True), Column("feasible", key=True), Column("latency ms", key=True),
@@ -143,8 +146,8 @@ def render_rows(rows: list[Row], title: str, caption: str, console: Any) -> None
     table_rows = []
     for r in rows:
         ext = "\n".join(f"{k} {v:,}" for k, v in r.external_bytes.items()) or "-"
-        table_rows.append([r.strategy, "yes" if r.feasible else "[red]no[/]", f"{r.latency_ms:.1f}",
-                           f"{r.energy_mj:.1f}", f"{r.sram_bytes:,}",
+        table_rows.append([r.strategy, "yes" if r.feasible else "[red]no[/]", f"{r.latency_ms:.1f}{pm(r.latency_error_pct)}",
+                           f"{r.energy_mj:.1f}{pm(r.energy_error_pct)}", f"{r.sram_bytes:,}",
                            f"{r.latency_ms / r.compute_bound_ms:.3f}" if r.compute_bound_ms else "-",
                            f"{r.flash_bytes:,}", ext, f"{r.dma_bytes:,}", f"{r.overlay_buffer_bytes:,}",
                            str(r.partitions)])
