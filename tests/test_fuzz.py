@@ -121,14 +121,19 @@ def test_former_shared_model_crasher_is_a_clean_outcome(stem: str, mutator: str,
     assert not bad, bad
 
 
+MODEL_CASES = 2000
+BOARD_CASES = 200
+
+
 @pytest.mark.slow
 def test_seeded_fuzz_budget(tmp_path: Path) -> None:
-    """About 300 mutated small models x 4 commands, 40 board files x 2, and every option case."""
+    """The issue's CI budget: 2,000 mutated small models x 4 commands, 200 board files x 2, and every
+    option case (seeded, so a failure replays)."""
     small = [p for p in SHARED_MODELS if p.stat().st_size <= 120_000] or [default_model_path()]
-    cases = model_cases(small, 300, seed=2026)
-    cases += board_cases(BOARDS, min(small, key=lambda p: p.stat().st_size), 40, seed=2026)
+    cases = model_cases(small, MODEL_CASES, seed=2026)
+    cases += board_cases(BOARDS, min(small, key=lambda p: p.stat().st_size), BOARD_CASES, seed=2026)
     cases += option_cases(tmp_path, min(small, key=lambda p: p.stat().st_size), BOARDS[0])
     summary = run_cases(cases, workers=2, timeout_s=30)
     print(format_summary(summary))
-    assert len(summary.results) == 300 * 4 + 40 * 2 + len(cases) - 340
+    assert len(summary.results) == MODEL_CASES * 4 + BOARD_CASES * 2 + len(cases) - MODEL_CASES - BOARD_CASES
     assert not summary.failures(), format_summary(summary)
