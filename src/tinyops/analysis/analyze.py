@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinyops.analysis.dead_channels import dead_output_channels, live_macs
 from tinyops.analysis.liveness import activation_lifetimes, live_bytes_per_step, variable_bytes
 from tinyops.ops.weight_formats import decode_buffer_bytes, weight_format
 from tinyops.ir.graph import Graph, Op, Tensor
@@ -40,6 +41,8 @@ class OpAnalysis:
     working_set_bytes: int  # inputs + outputs + weights (Svoboda et al.)
     scratch_bytes: int  # what the kernel library asks the arena for (im2col etc.)
     opaque: bool
+    dead_channels: int = 0  # output channels whose filter is all zero: a constant, whatever the input
+    live_macs: int = 0  # macs less those of the dead output channels
 
 
 @dataclass
@@ -62,6 +65,8 @@ class Totals:
     weight_format: str = "int8"  # int8 | int4 | codebook: how the weights are stored
     weight_decode_sram_bytes: int = 0  # code-book: buffer for the largest decoded weight tensor
     opaque_ops: list[str] = field(default_factory=list)
+    dead_channels: int = 0  # output channels of conv/depthwise/FC ops whose filter is all zero
+    live_macs: int = 0  # macs less the dead channels' (what a tool that drops them computes, before folding)
 
 
 @dataclass
@@ -115,6 +120,7 @@ def analyze_op(op: Op, index: int, subgraph_index: int, kernels: str) -> OpAnaly
     weight_bytes = sum(_constant_bytes(t) for t in weights)
     input_bytes = sum(t.size_bytes for t in op.activation_inputs)
     output_bytes = sum(t.size_bytes for t in op.outputs)
+    dead = dead_output_channels(op)
     return OpAnalysis(
         index=index,
         subgraph=subgraph_index,
@@ -130,6 +136,8 @@ def analyze_op(op: Op, index: int, subgraph_index: int, kernels: str) -> OpAnaly
         working_set_bytes=input_bytes + output_bytes + weight_bytes,
         scratch_bytes=kernel_library(kernels).scratch_bytes(op),
         opaque=spec.opaque,
+        dead_channels=0 if dead is None else dead.count,
+        live_macs=live_macs(op, dead),
     )
 
 
@@ -192,6 +200,8 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
         weight_format=weight_format(graph),
         weight_decode_sram_bytes=decode_sram,
         opaque_ops=sorted({op.type for op in ops if op.opaque}),
+        dead_channels=sum(op.dead_channels for op in ops),
+        live_macs=sum(op.live_macs for op in ops),
     )
     assumptions = {
         "kernels": f"{kernels} (scratch buffers as its kernels request them)",
@@ -202,6 +212,9 @@ def analyze(graph: Graph, board: "Board | None" = None, kernels: str = DEFAULT_K
                 "tensors, scratch handles, allocator objects); sram_lower_bound_bytes is live activations + scratch + state at the "
                 "worst step, what any planner needs at least; stack and application RAM are not counted",
         "flash": "the serialized model; application code and the runtime are not counted",
+        "dead_channels": "output channels of conv/depthwise/FC ops whose filter is all zero (their output is "
+                         "a constant: requantized bias after the fused activation); live_macs leaves their MACs "
+                         "out; `analyze --drop-dead-channels OUT` removes those whose removal is bit-exact",
         "weight_bytes": "constant data incl. bias and per-channel quantization parameters (12 B/channel)",
     }
     if decode_sram:

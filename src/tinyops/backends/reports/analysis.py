@@ -47,6 +47,10 @@ def render(analysis: Analysis, console: "Console") -> None:
         ("TFLM runtime overhead (persistent, 32-bit)", f"{totals.runtime_overhead_bytes:,}"),
         ("SRAM needed (arena + overhead)", f"{totals.sram_bytes:,}"),
     ]
+    if totals.dead_channels:
+        rows.append(("dead channels (all-zero filters)",
+                     f"{totals.dead_channels:,}; live MACs {totals.live_macs:,} "
+                     f"({totals.live_macs / max(totals.macs, 1):.0%})"))
     if totals.opaque_ops:
         rows.append(("opaque ops (0 MACs counted)", ", ".join(totals.opaque_ops)))
     for key, value in rows:
