@@ -139,7 +139,7 @@ def _take(tensor: Tensor, keep: np.ndarray, axis: int) -> None:
         signature[axis] = int(keep.size)
         tensor.shape_signature = tuple(signature)
     quant = tensor.quantization
-    if quant is not None and quant.per_channel and quant.axis == (axis if tensor.data is not None else quant.axis):
+    if quant is not None and quant.per_channel and quant.axis == axis:  # per-channel along this axis
         size = quant.scale.size
         quant.scale = quant.scale[keep]
         quant.zero_point = quant.zero_point[keep]
