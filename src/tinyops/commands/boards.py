@@ -97,8 +97,9 @@ def _show(args: argparse.Namespace) -> int:
                  ", ".join(d.reaches)] for d in board.dma_engines]
         print_table(console, columns, rows, title="DMA engines (planners copy with the first able one)")
     power = board.power
-    console.print(f"Power: run {power.run_mw:g} mW at {power.run_clock_mhz:g} MHz ({power.scope}), "
-                  f"{power.sleep_mode} {power.sleep_mw:g} mW")
+    runs = ", ".join(f"{power.run_mw_in(scope):g} mW ({scope} supply)" for scope in power.scopes)
+    console.print(f"Power: run {runs} at {power.run_clock_mhz:g} MHz, "
+                  f"{power.sleep_mode} {power.sleep_mw:g} mW ({power.scope} supply)")
     if board.paper_config is not None:
         console.print(f"Paper configuration available as `{board.id}@paper`: {board.paper_config.name}")
     sources = Table(title="Sources", title_justify="left")

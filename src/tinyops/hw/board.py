@@ -47,7 +47,12 @@ __all__ = [
 CORES = ("M0+", "M3", "M4", "M7", "M33", "M55", "M85")
 # SRAM_KINDS, EXTERNAL_KINDS, VOLATILE_KINDS: defined once, in tinyops.ir.memory.
 ACCELERATORS = ("ART", "flash-cache", "ICACHE", "none")
-POWER_SCOPES = ("board", "mcu")
+# Where a power figure was measured: the chip's supply domain (MLPerf Tiny's energy harness powers
+# the MCU alone) or the whole board's supply (TinyOpsV2 Table 2, idle peripherals included).
+PowerScope = Literal["chip", "board"]
+POWER_SCOPES: tuple[PowerScope, ...] = ("chip", "board")
+# Older board files say "mcu" for the chip's supply domain.
+POWER_SCOPE_ALIASES = {"mcu": "chip"}
 FLASH_NAME = "flash"  # the name DMA `reaches` lists use for internal flash
 # What a copy asks of a DMA engine: both ends addressable memory, or one end a peripheral's data
 # register (an SPI SD card is read through its SPI peripheral).
@@ -165,9 +170,22 @@ class Power:
     run_clock_mhz: float
     sleep_mw: float
     run_voltage_v: float | None = None  # supply voltage the run figure was measured at
-    scope: str = "mcu"  # "board": measured at the board supply; "mcu": the chip alone
+    scope: PowerScope = "chip"  # where run_mw was measured: "board" supply, or the "chip" alone
     sleep_mode: str = "standby"
     run_external_mw: float | None = None  # run power while using external memory, same scope
+    # The run power at run_clock_mhz in the other scope, where the board file gives both.
+    chip_run_mw: float | None = None
+    board_run_mw: float | None = None
+
+    def run_mw_in(self, scope: PowerScope) -> float | None:
+        """The run power measured in ``scope`` (None where the board file does not give it)."""
+        if scope == self.scope:
+            return self.run_mw
+        return self.chip_run_mw if scope == "chip" else self.board_run_mw
+
+    @property
+    def scopes(self) -> tuple[PowerScope, ...]:
+        return tuple(s for s in POWER_SCOPES if self.run_mw_in(s) is not None)
 
 
 @dataclass(frozen=True)
@@ -680,15 +698,22 @@ def _parse_power(r: _Reader, data: dict[str, Any]) -> Power:
     assert t is not None
     p = "power"
     r.check_keys(t, p, {f.name for f in dataclasses.fields(Power)} | {"notes", "source"})
-    return Power(
+    scope_text = r.get(t, p, "scope", _enum((*POWER_SCOPES, *POWER_SCOPE_ALIASES)), "chip")
+    scope: PowerScope = "board" if scope_text == "board" else "chip"
+    power = Power(
         run_mw=r.get(t, p, "run_mw", _num(True)),
         run_clock_mhz=r.get(t, p, "run_clock_mhz", _num(True)),
         sleep_mw=r.get(t, p, "sleep_mw", _num(False)),
         run_voltage_v=r.get(t, p, "run_voltage_v", _num(True), None),
-        scope=r.get(t, p, "scope", _enum(POWER_SCOPES), "mcu"),
+        scope=scope,
         sleep_mode=r.get(t, p, "sleep_mode", _str, "standby"),
         run_external_mw=r.get(t, p, "run_external_mw", _num(True), None),
+        chip_run_mw=r.get(t, p, "chip_run_mw", _num(True), None),
+        board_run_mw=r.get(t, p, "board_run_mw", _num(True), None),
     )
+    if f"{scope}_run_mw" in t:
+        r.fail(f"{p}.{scope}_run_mw", f"repeats run_mw's scope ({scope}); give the other scope's power, or none")
+    return power
 
 
 def _parse_paper(r: _Reader, data: dict[str, Any], mems: tuple[ExternalMemory, ...]) -> PaperConfig | None:

@@ -5,6 +5,10 @@ power (from the board file, at its measured clock) times the latency is the core
 scales with the clock as static + dynamic: P(f) = P_run x (s + (1 - s) f / f_run), with the
 static share s from the core's parameter file. Data movement adds per-byte energies for the
 internal flash (Svoboda §5.1) and for external memories (active power / bandwidth, board file).
+
+Every energy names its scope: ``chip`` (the MCU's supply domain, as MLPerf Tiny's energy harness
+measures it) or ``board`` (the whole board's supply, as TinyOpsV2 Table 2 does). A board file gives
+its run power in one scope and may give the other; each scope is predicted from its own power.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tinyops.hw.board import PowerScope
     from tinyops.planning.plan import Plan
 
 
@@ -22,6 +27,8 @@ class EnergyReport:
     run_power_mw: float
     core_mj: float  # run power x latency
     movement_mj: dict[str, float] = field(default_factory=dict)  # per memory
+    scope: str = "chip"  # chip | board: the supply the run power was measured at
+    by_scope_mj: dict[str, float] = field(default_factory=dict)  # the same inference in every scope the board gives
 
 
 def uses_measured_external_power(plan: "Plan") -> bool:
@@ -31,24 +38,38 @@ def uses_measured_external_power(plan: "Plan") -> bool:
     return bool(plan.external_bytes) and plan.board.power.run_external_mw is not None
 
 
-def run_power_mw(plan: "Plan") -> float:
+def run_power_mw(plan: "Plan", scope: "PowerScope | None" = None) -> float:
+    """Run power at the plan's clock in ``scope`` (default: the scope the board file measured)."""
     power = plan.board.power
+    scope = scope or power.scope
     s = plan.params.static_power_fraction
-    run_mw = power.run_external_mw if uses_measured_external_power(plan) else power.run_mw
-    assert run_mw is not None
+    if scope == power.scope and uses_measured_external_power(plan):
+        run_mw = power.run_external_mw
+    else:
+        run_mw = power.run_mw_in(scope)
+    if run_mw is None:
+        raise ValueError(f"board {plan.board.id} gives no {scope} run power")
     return run_mw * (s + (1.0 - s) * plan.clock_mhz / power.run_clock_mhz)
 
 
 def energy_of(plan: "Plan", latency_s: float, bytes_read: dict[str, int],
               bytes_written: dict[str, int]) -> EnergyReport:
-    p_mw = run_power_mw(plan)
+    report = _energy_in(plan, latency_s, bytes_read, bytes_written, plan.board.power.scope)
+    report.by_scope_mj = {scope: _energy_in(plan, latency_s, bytes_read, bytes_written, scope).total_mj
+                          for scope in plan.board.power.scopes}
+    return report
+
+
+def _energy_in(plan: "Plan", latency_s: float, bytes_read: dict[str, int], bytes_written: dict[str, int],
+               scope: "PowerScope") -> EnergyReport:
+    p_mw = run_power_mw(plan, scope)
     core_mj = p_mw * latency_s  # mW x s = mJ
     movement: dict[str, float] = {}
-    measured = uses_measured_external_power(plan)
+    measured = scope == plan.board.power.scope and uses_measured_external_power(plan)
     for name, port in plan.memories.items():
         if measured and port.external:
             continue  # already inside the measured external-memory run power
         nj = bytes_read.get(name, 0) * port.read_nj_per_byte + bytes_written.get(name, 0) * port.write_nj_per_byte
         if nj:
             movement[name] = nj * 1e-6
-    return EnergyReport(core_mj + sum(movement.values()), p_mw, core_mj, movement)
+    return EnergyReport(core_mj + sum(movement.values()), p_mw, core_mj, movement, scope)

@@ -37,6 +37,7 @@ def report(plan: Plan, sim: SimResult) -> dict[str, Any]:
         "reason": plan.reason,
         "latency_ms": sim.latency_ms,
         "energy_mj": sim.energy.total_mj,
+        "energy_scope": sim.energy.scope,
         **band_fields(plan.params),
         "compute_bound_ms": compute_bound_ms,
         "sram_bytes": plan.sram_bytes,
@@ -49,7 +50,8 @@ def report(plan: Plan, sim: SimResult) -> dict[str, Any]:
         "external_bytes": plan.external_bytes,
         "macs": sum(s.macs for s in sim.steps),
         "energy": {"run_power_mw": sim.energy.run_power_mw, "core_mj": sim.energy.core_mj,
-                   "movement_mj": sim.energy.movement_mj},
+                   "movement_mj": sim.energy.movement_mj, "scope": sim.energy.scope,
+                   "by_scope_mj": sim.energy.by_scope_mj},
         "bytes_read": sim.bytes_read,
         "bytes_written": sim.bytes_written,
         "placement": plan.placement(),
@@ -123,8 +125,8 @@ def render(data: dict[str, Any], console: "Console") -> None:
     status = "feasible" if data["feasible"] else f"[bold red]NOT feasible[/]: {escape(data['reason'] or '')}"
     console.print(f"{status}\nlatency {latency_text(data['latency_ms'], data['latency_error_pct'])} (compute bound "
                   f"{data['compute_bound_ms']:.2f} ms), "
-                  f"energy {energy_text(data['energy_mj'], data['energy_error_pct'])} at "
-                  f"{data['energy']['run_power_mw']:.0f} mW, "
+                  f"energy {energy_text(data['energy_mj'], data['energy_error_pct'])} ({data['energy_scope']} "
+                  f"supply) at {data['energy']['run_power_mw']:.0f} mW, "
                   f"flash {data['flash_bytes']:,} B, {data['macs']:,} MACs")
     console.print(f"SRAM {data['sram_bytes']:,} B = arena {data['arena_bytes']:,} B ({data['arena_runtime']} runtime) "
                   f"+ runtime overhead {data['runtime_overhead_bytes']:,} B; lower bound "
