@@ -108,6 +108,8 @@ SHARED_REGRESSIONS: list[tuple[str, str, int]] = [
     ("person_detect_vela", "buffer_data", 718878435),  # memory/plan: OfflineMemoryAllocation of odd size
     ("kws_dscnn_float32", "stride", 376575776),  # run: MemoryError padding for a huge stride
     ("ic_resnet8_float32", "byte_flip", 215303134),  # run: RuntimeWarning overflow leaked to stderr
+    ("seanet_conv10", "opcode_kind", 178248038),  # run: CONV_2D filter read as a depthwise filter
+    ("micro_speech_quantized", "shape", 823163025),  # run: rank-2 bias of a FULLY_CONNECTED
 ]
 
 

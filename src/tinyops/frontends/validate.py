@@ -199,6 +199,7 @@ def _validate_op(where: str, op: Op, problems: _Problems) -> None:
         if first.num_elements != op.outputs[0].num_elements:
             problems.fail(where, f"reshapes {first.num_elements:,} elements ({list(first.shape)}) into "
                                  f"{op.outputs[0].num_elements:,} ({list(op.outputs[0].shape)})")
+    _validate_weights(where, op, problems)
     try:
         expected = infer_output_shapes(op)
     except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
@@ -212,6 +213,27 @@ def _validate_op(where: str, op: Op, problems: _Problems) -> None:
         if tuple(tensor.shape) != tuple(shape):
             problems.fail(where, f"output {number} '{tensor.name}' has shape {list(tensor.shape)}, "
                                  f"but its inputs give {list(shape)}")
+
+
+# Filter layouts TFLite defines: CONV_2D [out_c, k_h, k_w, in_c], DEPTHWISE_CONV_2D [1, k_h, k_w, out_c],
+# FULLY_CONNECTED [out, in]; the bias holds one value per output channel.
+FILTER_RANKS = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 2}
+
+
+def _validate_weights(where: str, op: Op, problems: _Problems) -> None:
+    """The filter and bias of a MAC op have the layout its kind defines (the kernels rely on it)."""
+    rank = FILTER_RANKS.get(op.kind)
+    if rank is None or len(op.inputs) < 2 or op.inputs[1] is None:
+        return
+    shape = tuple(op.inputs[1].shape)
+    if len(shape) != rank:
+        problems.fail(where, f"has a filter of shape {list(shape)}; {op.kind} takes a rank-{rank} filter")
+    if op.kind == "DEPTHWISE_CONV_2D" and shape[0] != 1:
+        problems.fail(where, f"has a depthwise filter of shape {list(shape)}; its first dimension must be 1")
+    out_channels = shape[-1] if op.kind == "DEPTHWISE_CONV_2D" else shape[0]
+    bias = op.inputs[2] if len(op.inputs) > 2 else None
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        problems.fail(where, f"has a bias of shape {list(bias.shape)} for {out_channels} output channels")
 
 
 def _input_summary(inputs: Iterable[Tensor | None]) -> str:
