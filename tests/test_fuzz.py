@@ -110,6 +110,7 @@ SHARED_REGRESSIONS: list[tuple[str, str, int]] = [
     ("ic_resnet8_float32", "byte_flip", 215303134),  # run: RuntimeWarning overflow leaked to stderr
     ("seanet_conv10", "opcode_kind", 178248038),  # run: CONV_2D filter read as a depthwise filter
     ("micro_speech_quantized", "shape", 823163025),  # run: rank-2 bias of a FULLY_CONNECTED
+    ("kws_dscnn_int8", "tensor_type", 541249936),  # analyze: dead-channel count of a non-filter
 ]
 
 

@@ -39,7 +39,10 @@ def dead_output_channels(op: Op) -> DeadChannels | None:
     weights = op.input(1)
     if axis is None or weights is None or not weights.is_constant or weights.data is None:
         return None
-    data = np.moveaxis(np.asarray(weights.data), axis, 0)
+    data = np.asarray(weights.data)
+    if data.ndim <= axis or data.size == 0 or data.dtype.kind not in "iuf":
+        return None  # not a filter this layout describes (the op's kernel refuses it)
+    data = np.moveaxis(data, axis, 0)
     zero_point = 0
     if weights.quantization is not None and weights.quantization.zero_point.size == 1:
         zero_point = int(weights.quantization.zero_point[0])
