@@ -111,6 +111,7 @@ SHARED_REGRESSIONS: list[tuple[str, str, int]] = [
     ("seanet_conv10", "opcode_kind", 178248038),  # run: CONV_2D filter read as a depthwise filter
     ("micro_speech_quantized", "shape", 823163025),  # run: rank-2 bias of a FULLY_CONNECTED
     ("kws_dscnn_int8", "tensor_type", 541249936),  # analyze: dead-channel count of a non-filter
+    ("audio_preprocessor_int8", "opcode_kind", 417098533),  # analyze: SVDF scratch of a scalar feature
 ]
 
 

@@ -74,7 +74,8 @@ def _min_max(op: Op) -> list[int]:
 
 def _svdf(op: Op) -> list[int]:
     data, weights_feature = op.input(0), op.input(1)
-    if data is None or weights_feature is None:
+    # TFLM's SVDF takes a [batch, input] input and [filters, input] features; others it refuses.
+    if data is None or weights_feature is None or len(data.shape) != 2 or len(weights_feature.shape) != 2:
         return []
     batch = data.shape[0]
     num_filters = weights_feature.shape[0]
@@ -91,6 +92,8 @@ def _lstm(op: Op) -> list[int]:
     hidden_state = op.input(18)
     cell_state = op.input(19)
     if data is None or hidden_state is None or cell_state is None:
+        return []
+    if len(data.shape) != 3 or not hidden_state.shape:  # TFLM refuses other layouts
         return []
     time_major = bool(op.attrs.get("time_major", False))
     batch = data.shape[1] if time_major else data.shape[0]
