@@ -30,6 +30,59 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+class ArchitectureSampling:
+    """What both supernets share: their architecture parameters (width logits per layer, keep/skip
+    logits per skippable block) and how an architecture is drawn from them. Mixed into an
+    ``nn.Module`` that sets ``space``, ``width_logits``, ``keep_logits`` and ``skippable``."""
+
+    space: SearchSpace
+    width_logits: Any
+    keep_logits: Any
+    skippable: list[int]
+
+    def weight_parameters(self) -> list[Any]:
+        arch = {id(p) for p in self.arch_parameters()}
+        module: Any = self
+        return [p for p in module.parameters() if id(p) not in arch]
+
+    def arch_parameters(self) -> list[Any]:
+        return list(self.width_logits) + list(self.keep_logits)
+
+    def sample(self, temperature: float, generator: Any | None, hard: bool = False
+               ) -> tuple[list[Any], list[Any]]:
+        """(width weights per layer, keep weight per block): Gumbel-softmax, or one-hot argmax."""
+        widths = [_relax(logits, temperature, generator, hard) for logits in self.width_logits]
+        keeps = self._keeps(lambda logits: _relax(logits, temperature, generator, hard)[0])
+        return widths, keeps
+
+    def probabilities(self) -> tuple[list[Any], list[Any]]:
+        """softmax of the logits: the architecture distribution without sampling noise."""
+        import torch
+
+        widths = [torch.softmax(logits, 0) for logits in self.width_logits]
+        return widths, self._keeps(lambda logits: torch.softmax(logits, 0)[0])
+
+    def _keeps(self, keep_of: Any) -> list[Any]:
+        """Keep weight per block: 1 for a fixed block, ``keep_of(logits)`` for a skippable one."""
+        import torch
+
+        keeps = [torch.ones(()) for _ in self.space.blocks]
+        for block, logits in zip(self.skippable, self.keep_logits):
+            keeps[block] = keep_of(logits)
+        return keeps
+
+
+def _relax(logits: Any, temperature: float, generator: Any | None, hard: bool) -> Any:
+    """Gumbel-softmax weights over the options (one-hot argmax when ``hard``)."""
+    import torch
+
+    if hard:
+        return torch.nn.functional.one_hot(torch.argmax(logits), logits.numel()).float()
+    uniform = torch.rand(logits.shape, generator=generator).clamp(1e-9, 1 - 1e-9)
+    gumbel = -torch.log(-torch.log(uniform))
+    return torch.softmax((logits + gumbel) / temperature, 0)
+
+
 def build_supernet(space: SearchSpace, seed: int = 0) -> Any:
     import torch
 
@@ -42,7 +95,7 @@ def build_supernet(space: SearchSpace, seed: int = 0) -> Any:
         raise TinyOpsError("the supernet needs one maximum width for every layer (skips are identities)")
     torch.manual_seed(seed)
 
-    class Supernet(nn.Module):
+    class Supernet(ArchitectureSampling, nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.space = space
@@ -77,38 +130,6 @@ def build_supernet(space: SearchSpace, seed: int = 0) -> Any:
                 masks = (torch.arange(physical)[None, :] < options[:, None]).float()
                 self.register_buffer(f"masks{layer_index}", masks)
 
-        def weight_parameters(self) -> list[Any]:
-            arch = {id(p) for p in self.arch_parameters()}
-            return [p for p in self.parameters() if id(p) not in arch]
-
-        def arch_parameters(self) -> list[Any]:
-            return list(self.width_logits) + list(self.keep_logits)
-
-        def sample(self, temperature: float, generator: Any | None, hard: bool = False
-                   ) -> tuple[list[Any], list[Any]]:
-            """(width weights per layer, keep weight per block): Gumbel-softmax, or one-hot argmax."""
-            widths = [self._relax(logits, temperature, generator, hard) for logits in self.width_logits]
-            keeps = [torch.ones(()) for _ in space.blocks]
-            for block, logits in zip(self.skippable, self.keep_logits):
-                keeps[block] = self._relax(logits, temperature, generator, hard)[0]
-            return widths, keeps
-
-        def probabilities(self) -> tuple[list[Any], list[Any]]:
-            """softmax of the logits: the architecture distribution without sampling noise."""
-            widths = [torch.softmax(logits, 0) for logits in self.width_logits]
-            keeps = [torch.ones(()) for _ in space.blocks]
-            for block, logits in zip(self.skippable, self.keep_logits):
-                keeps[block] = torch.softmax(logits, 0)[0]
-            return widths, keeps
-
-        @staticmethod
-        def _relax(logits: Any, temperature: float, generator: Any | None, hard: bool) -> Any:
-            if hard:
-                return functional.one_hot(torch.argmax(logits), logits.numel()).float()
-            uniform = torch.rand(logits.shape, generator=generator).clamp(1e-9, 1 - 1e-9)
-            gumbel = -torch.log(-torch.log(uniform))
-            return torch.softmax((logits + gumbel) / temperature, 0)
-
         def forward(self, x: Any, widths: list[Any], keeps: list[Any]) -> Any:
             mask = widths[0] @ getattr(self, "masks0")
             y = functional.relu(self.stem_norm(self.stem(functional.pad(x, self.pads[0]))))
@@ -142,7 +163,7 @@ def _build_ibn_supernet(space: SearchSpace, seed: int) -> Any:
     def norm(channels: int) -> Any:
         return nn.BatchNorm2d(channels, eps=BN_EPSILON)
 
-    class IbnSupernet(nn.Module):
+    class IbnSupernet(ArchitectureSampling, nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.space = space
@@ -195,36 +216,6 @@ def _build_ibn_supernet(space: SearchSpace, seed: int) -> Any:
             if pad is not None:
                 x = functional.pad(x, pad)
             return self.norms[name](self.convs[name](x))
-
-        def weight_parameters(self) -> list[Any]:
-            arch = {id(p) for p in self.arch_parameters()}
-            return [p for p in self.parameters() if id(p) not in arch]
-
-        def arch_parameters(self) -> list[Any]:
-            return list(self.width_logits) + list(self.keep_logits)
-
-        def sample(self, temperature: float, generator: Any | None, hard: bool = False
-                   ) -> tuple[list[Any], list[Any]]:
-            widths = [self._relax(logits, temperature, generator, hard) for logits in self.width_logits]
-            keeps = [torch.ones(()) for _ in space.blocks]
-            for block, logits in zip(self.skippable, self.keep_logits):
-                keeps[block] = self._relax(logits, temperature, generator, hard)[0]
-            return widths, keeps
-
-        def probabilities(self) -> tuple[list[Any], list[Any]]:
-            widths = [torch.softmax(logits, 0) for logits in self.width_logits]
-            keeps = [torch.ones(()) for _ in space.blocks]
-            for block, logits in zip(self.skippable, self.keep_logits):
-                keeps[block] = torch.softmax(logits, 0)[0]
-            return widths, keeps
-
-        @staticmethod
-        def _relax(logits: Any, temperature: float, generator: Any | None, hard: bool) -> Any:
-            if hard:
-                return functional.one_hot(torch.argmax(logits), logits.numel()).float()
-            uniform = torch.rand(logits.shape, generator=generator).clamp(1e-9, 1 - 1e-9)
-            gumbel = -torch.log(-torch.log(uniform))
-            return torch.softmax((logits + gumbel) / temperature, 0)
 
         def forward(self, x: Any, widths: list[Any], keeps: list[Any]) -> Any:
             def mask(index: int) -> Any:
