@@ -338,13 +338,26 @@ def _weighted(ctx: _Ctx, kernel: str, params_type: str, fields: dict[str, int | 
                      [filter_array] + requant + ctx.inline_constants, align_scratch(scratch), channels, template)
 
 
+def _conv_fields(input_t: Tensor, geo: Geometry, k_h: int, k_w: int, out_c: int, depth_multiplier: int,
+                 out_zp: int, qmin: int, qmax: int, small: int) -> dict[str, int | list[int] | float]:
+    """The ``tinyops_conv_params`` fields that CONV_2D and DEPTHWISE_CONV_2D share."""
+    batches, in_h, in_w, in_c = input_t.shape
+    _, in_zp = scale_zp(input_t)
+    return dict(
+        batches=batches, in_h=in_h, in_w=in_w, in_c=in_c, out_h=geo.out_h, out_w=geo.out_w,
+        out_c=out_c, k_h=k_h, k_w=k_w, stride_h=geo.stride_h, stride_w=geo.stride_w,
+        dil_h=geo.dil_h, dil_w=geo.dil_w, pad_top=geo.pad_h[0], pad_left=geo.pad_w[0],
+        depth_multiplier=depth_multiplier, in_zp=in_zp, out_zp=out_zp, act_min=qmin, act_max=qmax,
+        acc_small=small)
+
+
 def _emit_conv(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
     op = ctx.op
     input_t, weights, output_t = tensor_in(op, 0), tensor_in(op, 1), op.outputs[0]
     _require_int8(input_t, weights, output_t)
     w = constant(op, 1)
     out_c, k_h, k_w, w_in_c = w.shape
-    batches, in_h, in_w, in_c = input_t.shape
+    in_c = input_t.shape[-1]
     if in_c != w_in_c:
         raise _Unsupported(f"grouped convolution ({in_c} input channels, filter depth {w_in_c})")
     geo = Geometry(op, k_h, k_w)
@@ -352,12 +365,7 @@ def _emit_conv(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
     requant, out_zp, qmin, qmax, small = _requant_arrays(ctx, input_t, weights, output_t, out_c, w_rows)
     if dry_run:
         return None
-    _, in_zp = scale_zp(input_t)
-    fields: dict[str, int | list[int] | float] = dict(
-        batches=batches, in_h=in_h, in_w=in_w, in_c=in_c, out_h=geo.out_h, out_w=geo.out_w,
-        out_c=out_c, k_h=k_h, k_w=k_w, stride_h=geo.stride_h, stride_w=geo.stride_w,
-        dil_h=geo.dil_h, dil_w=geo.dil_w, pad_top=geo.pad_h[0], pad_left=geo.pad_w[0],
-        depth_multiplier=1, in_zp=in_zp, out_zp=out_zp, act_min=qmin, act_max=qmax, acc_small=small)
+    fields = _conv_fields(input_t, geo, k_h, k_w, out_c, 1, out_zp, qmin, qmax, small)
     return _weighted(ctx, "tinyops_conv_s8", "tinyops_conv_params", fields, input_t, w_rows, weights,
                      out_c, requant, matrix_scratch_bytes(k_h * k_w * in_c, out_c))
 
@@ -368,7 +376,7 @@ def _emit_depthwise(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
     _require_int8(input_t, weights, output_t)
     w = constant(op, 1)
     _, k_h, k_w, out_c = w.shape
-    batches, in_h, in_w, in_c = input_t.shape
+    in_c = input_t.shape[-1]
     if out_c % in_c:
         raise _Unsupported(f"{out_c} output channels is not a multiple of {in_c} input channels")
     geo = Geometry(op, k_h, k_w)
@@ -376,13 +384,7 @@ def _emit_depthwise(ctx: _Ctx, dry_run: bool) -> EmittedOp | None:
     requant, out_zp, qmin, qmax, small = _requant_arrays(ctx, input_t, weights, output_t, out_c, w_rows)
     if dry_run:
         return None
-    _, in_zp = scale_zp(input_t)
-    fields: dict[str, int | list[int] | float] = dict(
-        batches=batches, in_h=in_h, in_w=in_w, in_c=in_c, out_h=geo.out_h, out_w=geo.out_w,
-        out_c=out_c, k_h=k_h, k_w=k_w, stride_h=geo.stride_h, stride_w=geo.stride_w,
-        dil_h=geo.dil_h, dil_w=geo.dil_w, pad_top=geo.pad_h[0], pad_left=geo.pad_w[0],
-        depth_multiplier=out_c // in_c, in_zp=in_zp, out_zp=out_zp, act_min=qmin, act_max=qmax,
-        acc_small=small)
+    fields = _conv_fields(input_t, geo, k_h, k_w, out_c, out_c // in_c, out_zp, qmin, qmax, small)
     scratch = depthwise_scratch_bytes(geo.out_h, geo.out_w, k_h, k_w, geo.stride_h, geo.stride_w,
                                       geo.dil_h, geo.dil_w)
     return _weighted(ctx, "tinyops_depthwise_s8", "tinyops_conv_params", fields, input_t, w_rows,
