@@ -70,23 +70,41 @@ def test_v2_uses_free_sram_for_fewer_partitions() -> None:
     assert parts(v2) >= 0
 
 
-@pytest.mark.xfail(strict=True, reason="the cost model predicts overlays ~5% faster than XIP on the H743: "
-                   "5x5 depthwise filters (up to 14 KB) do not stay in the 16 KB D-cache across output "
-                   "pixels; see docs/tinyops.md")
-def test_h743_auto_skips_overlays() -> None:
-    graph = model("mnasnet-b1", 1.0, 96)
-    board = load_board("stm32h743i-eval@paper")
-    assert select(evaluate_all(graph, board), min_gain_pct=0.0)[0].plan.strategy not in ("overlay-v1", "overlay-v2")
+# TinyOpsV2 §2: "for devices with larger cache, such as the H743 with 16KB cache, we did not observe
+# any benefit of overlaying filters hence this was disabled". The Table 1 H743 rows and one below.
+@pytest.mark.parametrize("resolution", [96, 144, 192])
+def test_h743_auto_skips_overlays(resolution: int) -> None:
+    graph = model("mnasnet-b1", 1.0, resolution)
+    evaluations = evaluate_all(graph, load_board("stm32h743i-eval@paper"))
+    assert select(evaluations)[0].plan.strategy not in ("overlay-v1", "overlay-v2")
+    # By mechanism, not by a margin that happens to hold: with critical-word-first line fills, open
+    # SDRAM rows for sequential filter streams and the overlays' own DMA and cache-maintenance
+    # cycles, the overlays gain little enough to sit inside the latency band.
+    latency = {e.plan.strategy: e.latency_ms for e in evaluations}
+    gain_pct = 100 * (latency["external-xip"] / min(latency["overlay-v1"], latency["overlay-v2"]) - 1)
+    assert gain_pct < 3.5
 
 
 def test_cache_size_drives_the_xip_penalty() -> None:
-    """The same model: XIP costs less over overlays on the 16 KB-cache H743 than on the 4 KB F746."""
+    """The same model on the same board: a larger D-cache keeps depthwise filters resident across
+    output pixels, so executing in place loses less to overlays."""
     graph = model("mnasnet-b1", 1.0, 64)
     gap = {}
-    for board_id in ("stm32f746g-disco@paper", "stm32h743i-eval@paper"):
-        plans = all_plans(graph, board_id)
-        gap[board_id] = plans["external-xip"][1] / plans["overlay-v2"][1]
-    assert gap["stm32h743i-eval@paper"] < gap["stm32f746g-disco@paper"]
+    for dcache_bytes in (4096, 16384, 65536):
+        board = replace(load_board("stm32h743i-eval@paper"), dcache_bytes=dcache_bytes)
+        latency = {e.plan.strategy: e.latency_ms for e in evaluate_all(graph, board) if e.plan.feasible}
+        gap[dcache_bytes] = latency["external-xip"] / latency["overlay-v2"]
+    assert gap[65536] < gap[16384] < gap[4096]
+
+
+def test_no_dcache_makes_xip_pay_every_load() -> None:
+    """Without a D-cache (Cortex-M4 F469) every filter load is a bus transaction to SDRAM: the
+    overlays win by far, and `auto` picks one."""
+    graph = model("mnasnet-b1", 1.0, 80)
+    evaluations = evaluate_all(graph, load_board("stm32f469i-disco@paper"))
+    latency = {e.plan.strategy: e.latency_ms for e in evaluations}
+    assert latency["external-xip"] > 1.2 * latency["overlay-v2"]
+    assert select(evaluations)[0].plan.strategy.startswith("overlay")
 
 
 def test_activations_spill_to_sdram_when_sram_is_short() -> None:

@@ -82,3 +82,54 @@ def test_lower_clock_is_slower_but_draws_less_power() -> None:
     slow = simulate(plan_internal(graph, board, PlanOptions(clock_mhz=108)))
     assert slow.latency_ms > 1.8 * fast.latency_ms
     assert slow.energy.run_power_mw < fast.energy.run_power_mw
+
+
+def test_line_fills_cost_latency_plus_one_word_and_strided_loads_cost_more() -> None:
+    """Cortex-M7 line fills are critical word first: a miss waits for the latency and its own word,
+    not the whole 32-byte line; a sequential stream finds the SDRAM row open, a strided walk does not."""
+    from tinyops.cost.memory_model import memory_ports
+    from tinyops.kernels.profile import load_params
+
+    board = load_board("stm32h743i-eval")
+    params = load_params(board.core, "cmsis-nn")
+    clock_mhz = 400.0
+    sdram = next(m for m in board.external_memories if m.name == "sdram")
+    port = memory_ports(board, clock_mhz, params)["sdram"]
+    word_cycles = 4 / (sdram.read_bandwidth_mb_s * 1e6) * clock_mhz * 1e6
+    assert port.cpu_read_stall("sequential") == pytest.approx(
+        (sdram.stream_latency_ns * 1e-3 * clock_mhz + word_cycles) / 32)
+    assert port.cpu_read_stall("strided") == pytest.approx(
+        (sdram.first_access_latency_ns * 1e-3 * clock_mhz + word_cycles) / 32)
+    assert port.cpu_read_stall("strided") > port.cpu_read_stall("sequential")  # type: ignore[operator]
+    # No D-cache: every load is its own word-sized transaction.
+    uncached = memory_ports(replace(board, dcache_bytes=0), clock_mhz, params)["sdram"]
+    assert uncached.cpu_read_stall("sequential") == pytest.approx(8 * port.cpu_read_stall("sequential"))  # type: ignore[operator]
+
+
+def test_dma_transfers_cost_cpu_setup_and_cache_maintenance() -> None:
+    from tinyops.cost.memory_model import dma_cpu_cycles, memory_ports
+    from tinyops.kernels.profile import load_memory_system, load_params
+
+    system = load_memory_system()
+    h743 = load_board("stm32h743i-eval")
+    ports = memory_ports(h743, 400.0, load_params(h743.core, "cmsis-nn"))
+    nbytes = 4096
+    # AXI SRAM sits behind the D-cache: the destination's lines are cleaned+invalidated at the start
+    # and invalidated at the wait; a cached source is cleaned once.
+    per_pass = nbytes / 32 * system.dcache_maintenance_cycles_per_line
+    assert dma_cpu_cycles(h743, ports["qspi"], ports["AXI_SRAM"], nbytes) == pytest.approx(
+        system.dma_setup_cycles + 2 * per_pass)
+    assert dma_cpu_cycles(h743, ports["AXI_SRAM"], ports["sdram"], nbytes) == pytest.approx(
+        system.dma_setup_cycles + per_pass)
+    # DTCM is not cached, and a Cortex-M4 has no D-cache: set-up only.
+    assert dma_cpu_cycles(h743, ports["qspi"], ports["DTCM"], nbytes) == system.dma_setup_cycles
+    f469 = load_board("stm32f469i-disco")
+    f469_ports = memory_ports(f469, 180.0, load_params(f469.core, "cmsis-nn"))
+    assert dma_cpu_cycles(f469, f469_ports["qspi"], f469_ports["SRAM1"], nbytes) == system.dma_setup_cycles
+    # The simulator charges them to the CPU: the op that waits for the copy takes that much longer.
+    plan, with_dma = _two_convs_with_prefetch("stm32f746g-disco", shared_bus=False)
+    late = replace(with_dma, transfers=[replace(with_dma.transfers[0], bytes=64)])
+    op1 = next(t for t in simulate(late).tasks if t.kind == "compute" and t.step == 1)
+    op1_alone = next(t for t in simulate(plan).tasks if t.kind == "compute" and t.step == 1)
+    extra_cycles = (op1.duration_s - op1_alone.duration_s) * plan.clock_mhz * 1e6
+    assert extra_cycles == pytest.approx(system.dma_setup_cycles + 2 * 2 * system.dcache_maintenance_cycles_per_line)

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
 from tinyops.ir.memory import INTERNAL_FLASH_KIND, VOLATILE_KINDS
 from tinyops.cost.cost_model import OpCounts
-from tinyops.kernels.profile import CoreParams, load_memory_energy
+from tinyops.kernels.profile import CoreParams, load_memory_energy, load_memory_system
 
 FLASH = "flash"
+# The order a kernel loads an operand in: one address after another, or jumping (see
+# :func:`access_pattern`).
+AccessPattern = Literal["sequential", "strided"]
 WORD_BYTES = 4
 CACHE_LINE_BYTES = 32  # Cortex-M7 L1 line
 
@@ -42,10 +46,19 @@ class MemoryPort:
     active_power_mw: float
     external: bool
     write_latency_s: float = 0.0  # per write (per block for block devices); 0: as access_latency_s
+    # Loads that jump around (a depthwise kernel walking its filter with a stride of C bytes)
+    # open a new SDRAM row or restart a QSPI read command each time. None: as the stream stall.
+    cpu_strided_read_stall_cycles_per_byte: float | None = None
 
     @property
     def cpu_addressable(self) -> bool:
         return self.cpu_read_stall_cycles_per_byte is not None
+
+    def cpu_read_stall(self, pattern: AccessPattern) -> float | None:
+        """Extra CPU cycles per byte a kernel loads from this memory in ``pattern`` order."""
+        if pattern == "strided" and self.cpu_strided_read_stall_cycles_per_byte is not None:
+            return self.cpu_strided_read_stall_cycles_per_byte
+        return self.cpu_read_stall_cycles_per_byte
 
     @property
     def block_write_latency_s(self) -> float:
@@ -82,18 +95,31 @@ def _external_port(board: Board, mem: ExternalMemory, clock_mhz: float) -> Memor
     read_nj = mem.active_power_mw / mem.read_bandwidth_mb_s  # mW / (MB/s) = nJ/B
     write_nj = mem.active_power_mw / mem.write_bandwidth_mb_s
     read_stall: float | None = None
+    strided_stall: float | None = None
     write_stall: float | None = None
     if mem.memory_mapped:
-        # Loads are served a cache line (M7) or a word (no D-cache) at a time; each burst pays
-        # the first-access latency plus the transfer at the memory's bandwidth.
-        burst = CACHE_LINE_BYTES if board.dcache_bytes > 0 else WORD_BYTES
         clock_hz = clock_mhz * 1e6
-        burst_cycles = mem.first_access_latency_ns * 1e-9 * clock_hz + burst / read_bps * clock_hz
-        read_stall = burst_cycles / burst
+        read_stall = _load_stall_cycles_per_byte(board, mem.stream_latency_ns, read_bps, clock_hz)
+        strided_stall = _load_stall_cycles_per_byte(board, mem.first_access_latency_ns, read_bps, clock_hz)
         write_stall = clock_hz / write_bps if mem.kind in VOLATILE_KINDS else None
     return MemoryPort(mem.name, mem.kind, read_bps, write_bps, read_stall, write_stall,
                       mem.first_access_latency_ns * 1e-9, mem.block_size_bytes, read_nj, write_nj,
-                      mem.active_power_mw, True, mem.effective_write_latency_ns * 1e-9)
+                      mem.active_power_mw, True, mem.effective_write_latency_ns * 1e-9,
+                      cpu_strided_read_stall_cycles_per_byte=strided_stall)
+
+
+def _load_stall_cycles_per_byte(board: Board, latency_ns: float, read_bps: float, clock_hz: float) -> float:
+    """CPU cycles a load stream waits per byte of a memory-mapped memory.
+
+    Without a D-cache every load is one word-sized bus transaction. With one (Cortex-M7), a miss
+    fills a 32-byte line critical word first: the load resumes once its own word arrives and
+    the rest of the line streams in while the kernel computes (Cortex-M7 TRM, DDI 0489F §5.9
+    "L1 caches"). Either way the CPU waits the latency plus one word per transaction; the
+    memory's bandwidth still bounds the op, which the simulator enforces by sharing the bus.
+    """
+    burst = CACHE_LINE_BYTES if board.dcache_bytes > 0 else WORD_BYTES
+    wait_cycles = latency_ns * 1e-9 * clock_hz + WORD_BYTES / read_bps * clock_hz
+    return wait_cycles / burst
 
 
 def spi_at_clock(mem: ExternalMemory, spi_clock_mhz: float) -> ExternalMemory:
@@ -219,3 +245,35 @@ def operand_traffic_bytes(counts: OpCounts, role: str, size_bytes: int, cache_by
     if role == "filter":
         return size_bytes * filter_passes(counts, size_bytes, cache_bytes, params)
     return size_bytes
+
+
+def access_pattern(counts: OpCounts, role: str) -> AccessPattern:
+    """How a kernel walks an operand. Depthwise kernels (CMSIS-NN's and ours alike) take each
+    kernel tap for a group of channels, so consecutive filter loads are C bytes apart; every
+    other operand is read front to back."""
+    return "strided" if role == "filter" and counts.kernel_class in ("dw3x3", "dw") else "sequential"
+
+
+UNCACHED_SRAM_KINDS = ("DTCM", "ITCM")  # tightly coupled: outside the Cortex-M7 L1 cache
+
+
+def dma_cpu_cycles(board: Board, src: MemoryPort, dst: MemoryPort, nbytes: int) -> float:
+    """CPU cycles one DMA transfer of ``nbytes`` costs besides the copy itself: programming and
+    waiting for the channel and, on a core with a D-cache, line-by-line maintenance of the ends the
+    cache may hold, as the generated code's STM32 back end does it: clean a cached source (what the
+    CPU wrote must reach memory), clean+invalidate a cached destination at the start and invalidate
+    it again at the wait (templates/tinyops_dma_stm32.c)."""
+    system = load_memory_system()
+    cycles = system.dma_setup_cycles
+    if board.dcache_bytes > 0:
+        lines = -(-nbytes // system.dcache_line_bytes)
+        passes = (1 if _cached(src) else 0) + (2 if _cached(dst) else 0)
+        cycles += passes * lines * system.dcache_maintenance_cycles_per_line
+    return cycles
+
+
+def _cached(port: MemoryPort) -> bool:
+    """Whether the L1 D-cache may hold this memory's lines: SRAM other than the TCMs. External
+    memories are cached too, but a DMA end there is never read by the CPU in the same plan, and the
+    internal flash is read-only."""
+    return not port.external and port.kind not in UNCACHED_SRAM_KINDS and port.kind != INTERNAL_FLASH_KIND

@@ -140,6 +140,10 @@ class ExternalMemory:
     max_clock_mhz: float = 0.0  # 0 = same as clock_mhz
     base: int | None = None  # address when memory-mapped
     power_points: tuple[tuple[float, float], ...] = ()  # measured (clock MHz, board mW) points
+    # Read latency when the access follows the previous one in address order: an SDRAM row that
+    # is already open, or a memory-mapped QSPI stream the peripheral is prefetching. None: every
+    # access pays ``first_access_latency_ns``.
+    sequential_latency_ns: float | None = None
 
     @property
     def volatile(self) -> bool:
@@ -148,6 +152,11 @@ class ExternalMemory:
     @property
     def effective_write_latency_ns(self) -> float:
         return self.write_latency_ns or self.first_access_latency_ns
+
+    @property
+    def stream_latency_ns(self) -> float:
+        """Read latency of an access that continues a sequential stream."""
+        return self.first_access_latency_ns if self.sequential_latency_ns is None else self.sequential_latency_ns
 
 
 @dataclass(frozen=True)
@@ -655,6 +664,7 @@ def _parse_external(r: _Reader, data: dict[str, Any], sram_names: set[str]) -> t
             max_clock_mhz=r.get(t, p, "max_clock_mhz", _num(True), 0.0),
             base=r.get(t, p, "base", _int(0), None),
             power_points=r.get(t, p, "power_points", _pairs(_num(True), _num(True), "clock_mhz, mW"), ()),
+            sequential_latency_ns=r.get(t, p, "sequential_latency_ns", _num(False), None),
         )
         if m.name == FLASH_NAME or m.name in sram_names or any(o.name == m.name for o in mems):
             r.fail(f"{p}.name", f"name {m.name!r} is already used by another memory")
@@ -662,6 +672,9 @@ def _parse_external(r: _Reader, data: dict[str, Any], sram_names: set[str]) -> t
             r.fail(f"{p}.memory_mapped", "an SPI SD card cannot be memory-mapped")
         if m.memory_mapped and m.base is None:
             r.fail(f"{p}.base", "missing: a memory-mapped memory needs the address the CPU reads it at")
+        if m.sequential_latency_ns is not None and m.sequential_latency_ns > m.first_access_latency_ns:
+            r.fail(f"{p}.sequential_latency_ns", f"{m.sequential_latency_ns:g} is above first_access_latency_ns "
+                                                 f"{m.first_access_latency_ns:g}: a stream cannot be slower than a random access")
         if m.max_clock_mhz and m.max_clock_mhz < m.clock_mhz:
             r.fail(f"{p}.max_clock_mhz", f"{m.max_clock_mhz:g} is below clock_mhz {m.clock_mhz:g}")
         mems.append(m)

@@ -356,3 +356,26 @@ def load_memory_energy() -> MemoryEnergy:
     data = tomllib.loads(_profiles_dir().joinpath("memories.toml").read_text(encoding="utf-8"))
     t = data["internal_flash"]
     return MemoryEnergy(float(t["read_nj_per_byte"]), str(t["source"]))
+
+
+@dataclass(frozen=True)
+class MemorySystem:
+    """CPU cycles around DMA transfers (data file memories.toml, tables [dma] and [dcache])."""
+
+    dma_setup_cycles: float
+    dcache_line_bytes: int
+    dcache_maintenance_cycles_per_line: float
+    source: str
+
+
+@lru_cache(maxsize=1)
+def load_memory_system() -> MemorySystem:
+    data = tomllib.loads(_profiles_dir().joinpath("memories.toml").read_text(encoding="utf-8"))
+    try:
+        dma, cache = data["dma"], data["dcache"]
+        return MemorySystem(float(dma["setup_cycles"]), int(cache["line_bytes"]),
+                            float(cache["maintenance_cycles_per_line"]),
+                            f"DMA: {dma['source']}; D-cache: {cache['source']}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TinyOpsError(f"memories.toml: missing or bad field {exc}") from None
+

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tinyops.cost.cost_model import OpCounts
-from tinyops.cost.memory_model import FLASH, fastest_sram, operand_traffic_bytes
+from tinyops.cost.memory_model import FLASH, access_pattern, fastest_sram, operand_traffic_bytes
 from tinyops.errors import TinyOpsError
 from tinyops.analysis.analyze import Analysis
 from tinyops.hw.board import Board
@@ -124,7 +124,8 @@ def make_accesses(op: Op, counts: OpCounts, memory_of: dict[str, str], default_m
         index = index_of.get(id(tensor)) if index_of is not None else None
         offset = offset_of.get(index) if offset_of is not None and index is not None else None
         accesses.append(Access(tensor.name, role, memory, size,
-                               operand_traffic_bytes(counts, role, size, cache_bytes, params), offset, index))
+                               operand_traffic_bytes(counts, role, size, cache_bytes, params), offset, index,
+                               access_pattern(counts, role)))
     if scratch_bytes:
         accesses.append(Access(f"scratch[{op.label}]", "scratch", scratch_memory, scratch_bytes, scratch_bytes))
     return tuple(accesses)

@@ -30,6 +30,8 @@ from tinyops.hw.board import Board
 from tinyops.ir.graph import Op
 from tinyops.kernels import Runtime
 
+from tinyops.cost.memory_model import AccessPattern
+
 if TYPE_CHECKING:
     from tinyops.cost.cost_model import OpCounts
     from tinyops.cost.memory_model import MemoryPort
@@ -60,6 +62,7 @@ class Access:
     traffic_bytes: int  # bytes that actually cross the memory's bus (re-reads past the cache)
     offset_bytes: int | None = None  # in the memory (None: not fixed by this plan)
     tensor_index: int | None = None  # index in graph.main.tensors; None for scratch
+    pattern: AccessPattern = "sequential"  # the order the kernel loads it in (strided: new row/command per load)
 
 
 @dataclass(frozen=True)

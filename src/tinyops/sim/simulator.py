@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tinyops.errors import TinyOpsError
-from tinyops.planning.plan import Plan, StepRef, Transfer
+from tinyops.cost.memory_model import dma_cpu_cycles
+from tinyops.planning.plan import CPU_ENGINE, Plan, StepRef, Transfer
 from tinyops.sim.energy import EnergyReport, energy_of
 
 _EPS = 1e-15
@@ -129,13 +130,17 @@ def build_tasks(plan: Plan) -> list[Task]:
                 tasks.append(task)
                 need_ids.append(task.id)
             cycles = st.compute_cycles * part.share
+            # The CPU programs each DMA transfer this partition waits for and keeps the D-cache
+            # coherent with it (memory_model.dma_cpu_cycles); charged to the partition it serves.
+            cycles += sum(dma_cpu_cycles(plan.board, plan.memories[tr.src], plan.memories[tr.dst], tr.bytes)
+                          for tr in by_need.get(ref, []) if tr.engine != CPU_ENGINE)
             bus: dict[str, float] = {}
             for acc in part.accesses:
                 port = plan.memories.get(acc.memory)
                 if port is None:
                     raise TinyOpsError(f"op {st.step}: operand {acc.tensor} in unknown memory {acc.memory!r}")
                 writing = acc.role == "output"
-                stall = port.cpu_write_stall_cycles_per_byte if writing else port.cpu_read_stall_cycles_per_byte
+                stall = port.cpu_write_stall_cycles_per_byte if writing else port.cpu_read_stall(acc.pattern)
                 if stall is None and not plan.feasible:
                     # An infeasible plan still gets a latency (it says why it is infeasible): the
                     # bytes as if the CPU polled them through the memory's port.
@@ -285,7 +290,7 @@ def simulate(plan: Plan) -> SimResult:
                 target = written if acc.role == "output" else read
                 target[acc.memory] = target.get(acc.memory, 0) + acc.traffic_bytes
                 port = plan.memories[acc.memory]
-                s = port.cpu_write_stall_cycles_per_byte if acc.role == "output" else port.cpu_read_stall_cycles_per_byte
+                s = port.cpu_write_stall_cycles_per_byte if acc.role == "output" else port.cpu_read_stall(acc.pattern)
                 stall += (s or 0.0) * acc.traffic_bytes
         end = step_end.get(st.step, prev_end)
         results.append(StepResult(

@@ -6,10 +6,13 @@
  * transfer ids with even and odd numbers. Build with -DTINYOPS_STM32_H7 for STM32H7, whose
  * memory-to-memory engine is the MDMA (RM0433 "MDMA"): block transfers of up to 65536 bytes
  * (CBNDTR.BNDT), software-triggered (CCR.SWRQ), channels 0 and 1.
- * Caches: on M7 parts the destination range must be cleaned/invalidated around the transfer when
- * the D-cache is on; the generated overlay buffers are in DTCM/SRAM that the default MPU setup of
- * the board's BSP should mark non-cacheable. Larger transfers are split into chunks, one started
- * after the other in tinyops_dma_wait. */
+ * Caches: a DMA engine does not see the Cortex-M7 L1 D-cache. When the cache is on (SCB CCR.DC), the
+ * start cleans the source range (data the CPU wrote must reach memory before the DMA reads it) and
+ * cleans+invalidates the destination (no dirty line may later overwrite what the DMA writes); the
+ * wait invalidates the destination again (the core may have fetched lines speculatively meanwhile).
+ * DTCM is outside the cache and skipped. The cost model charges the same passes
+ * (cost/memory_model.dma_cpu_cycles). Larger transfers are split into chunks, one started after
+ * the other in tinyops_dma_wait. */
 #include "tinyops_dma.h"
 #include "tinyops_semihost.h"
 
@@ -21,9 +24,39 @@ typedef struct {
     uint32_t left;
     uint32_t id;
     int busy;
+    uint32_t first_dst;  /* the whole destination, for the invalidation at the wait */
+    uint32_t total;
 } stm32_job_t;
 
 static stm32_job_t jobs[2];
+
+/* ARMv7-M system control block: CCR.DC (bit 16) says the D-cache is on (reads as zero on cores
+ * without one); DCIMVAC / DCCMVAC / DCCIMVAC invalidate / clean / clean+invalidate one line by
+ * address; DTCMCR gives the DTCM's size (Cortex-M7 TRM, "Cache maintenance operations", "TCM"). */
+#define SCB_CCR 0xE000ED14u
+#define SCB_DCIMVAC 0xE000EF5Cu
+#define SCB_DCCMVAC 0xE000EF68u
+#define SCB_DCCIMVAC 0xE000EF70u
+#define SCB_DTCMCR 0xE000EF94u
+#define DTCM_BASE 0x20000000u
+#define DCACHE_LINE_BYTES 32u
+
+static int dcache_holds(uint32_t address, uint32_t bytes) {
+    if (!bytes || !(REG32(SCB_CCR) & (1u << 16))) return 0;
+    uint32_t dtcmcr = REG32(SCB_DTCMCR);
+    uint32_t size_code = (dtcmcr >> 3) & 0xFu;
+    uint32_t dtcm_bytes = ((dtcmcr & 1u) && size_code >= 3u) ? (1024u << (size_code - 1u)) : 0u;
+    return !(address >= DTCM_BASE && address - DTCM_BASE + bytes <= dtcm_bytes);
+}
+
+static void dcache_by_address(uint32_t operation, uint32_t address, uint32_t bytes) {
+    if (!dcache_holds(address, bytes)) return;
+    __asm volatile("dsb 0xF" ::: "memory");
+    for (uint32_t line = address & ~(DCACHE_LINE_BYTES - 1u); line < address + bytes; line += DCACHE_LINE_BYTES) {
+        REG32(operation) = line;
+    }
+    __asm volatile("dsb 0xF\n\tisb 0xF" ::: "memory");
+}
 
 #if defined(TINYOPS_STM32_H7)
 #define MDMA_BASE 0x52000000u
@@ -105,7 +138,10 @@ static int done(uint32_t n) { return (REG32(LISR) & tc_flag[n]) != 0u; }
 void tinyops_dma_start(uint32_t id, void *dst, const void *src, uint32_t bytes) {
     uint32_t n = id & 1u;
     if (jobs[n].busy) tinyops_dma_wait(jobs[n].id);
-    jobs[n] = (stm32_job_t){(uint32_t)(uintptr_t)dst, (uint32_t)(uintptr_t)src, bytes, id, 1};
+    jobs[n] = (stm32_job_t){(uint32_t)(uintptr_t)dst, (uint32_t)(uintptr_t)src, bytes, id, 1,
+                            (uint32_t)(uintptr_t)dst, bytes};
+    dcache_by_address(SCB_DCCMVAC, jobs[n].src, bytes);
+    dcache_by_address(SCB_DCCIMVAC, jobs[n].dst, bytes);
     if (bytes) kick(n);
 }
 
@@ -121,6 +157,7 @@ void tinyops_dma_wait(uint32_t id) {
         if (!jobs[n].left) break;
         kick(n);
     }
+    dcache_by_address(SCB_DCIMVAC, jobs[n].first_dst, jobs[n].total);
     jobs[n].busy = 0;
 }
 
