@@ -1,7 +1,11 @@
 """Energy of a simulated plan: power(state) x time + per-byte data movement.
 
 MicroNets §3.4 measures MCU power as nearly independent of the workload, so the board's run
-power (from the board file, at its measured clock) times the latency is the core term. Power
+power (from the board file, at its measured clock) times the latency is the core term. Where the
+board file gives the chip's datasheet Run-mode current (``chip_datasheet_*``), the chip-scope run
+power is that current x supply voltage x one workload factor fitted on MLPerf Tiny's energies
+(a network keeps flash, caches and SRAM busier than the datasheet's CoreMark; see
+``chip_run_mw``). Power
 scales with the clock as static + dynamic: P(f) = P_run x (s + (1 - s) f / f_run), with the
 static share s from the core's parameter file. Data movement adds per-byte energies for the
 internal flash (Svoboda §5.1) and for external memories (active power / bandwidth, board file).
@@ -16,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tinyops.kernels.profile import load_chip_power
+
 if TYPE_CHECKING:
-    from tinyops.hw.board import PowerScope
+    from tinyops.hw.board import Power, PowerScope
     from tinyops.planning.plan import Plan
 
 
@@ -38,6 +44,19 @@ def uses_measured_external_power(plan: "Plan") -> bool:
     return bool(plan.external_bytes) and plan.board.power.run_external_mw is not None
 
 
+def chip_run_mw(power: "Power") -> float | None:
+    """Chip-scope run power at ``power.run_clock_mhz``: the datasheet current model x the fitted
+    workload factor where the board file states one, else the board file's chip figure."""
+    if power.chip_datasheet is not None:
+        return power.chip_datasheet.run_mw(power.run_clock_mhz, load_chip_power().workload_factor)
+    return power.run_mw_in("chip")
+
+
+def run_mw_in(power: "Power", scope: "PowerScope") -> float | None:
+    """The run power at ``power.run_clock_mhz`` in ``scope`` (None where the board gives none)."""
+    return chip_run_mw(power) if scope == "chip" else power.run_mw_in(scope)
+
+
 def run_power_mw(plan: "Plan", scope: "PowerScope | None" = None) -> float:
     """Run power at the plan's clock in ``scope`` (default: the scope the board file measured)."""
     power = plan.board.power
@@ -46,7 +65,7 @@ def run_power_mw(plan: "Plan", scope: "PowerScope | None" = None) -> float:
     if scope == power.scope and uses_measured_external_power(plan):
         run_mw = power.run_external_mw
     else:
-        run_mw = power.run_mw_in(scope)
+        run_mw = run_mw_in(power, scope)
     if run_mw is None:
         raise ValueError(f"board {plan.board.id} gives no {scope} run power")
     return run_mw * (s + (1.0 - s) * plan.clock_mhz / power.run_clock_mhz)
