@@ -721,9 +721,9 @@ def print_chip_power(power_rows: list[ChipPowerRow], fits: dict[tuple[str, str],
     boards = sorted({pr.board for pr in power_rows})
     if not boards:
         return
-    print("\nChip power during inference (MLPerf Tiny energy / latency, chip supply domain) against the board "
-          "file's datasheet current\nx one workload factor fitted on the OTHER boards' rows (leave-one-board-out):")
-    header = (f"{'board':<16} {'rows':>4} {'measured mW':>11} {'spread':>7} {'datasheet':>9} {'own x':>5} "
+    print("\nChip power during inference (MLPerf Tiny energy / latency, chip supply) against the board file's\n"
+          "datasheet current x one workload factor fitted on the OTHER boards' rows (leave-one-board-out):")
+    header = (f"{'board':<16} {'rows':>4} {'meas. mW':>8} {'spread':>7} {'datasheet':>9} {'own x':>5} "
               f"{'LOBO x':>6} {'predicted':>9} {'power %':>7} {'latency %':>9} {'E LOBO %':>8}")
     print(header)
     print("-" * len(header))
@@ -739,16 +739,33 @@ def print_chip_power(power_rows: list[ChipPowerRow], fits: dict[tuple[str, str],
             return f"{np.mean(xs):.1f}" if xs else "-"
         own = fit_workload_factor(mine)
         assert own is not None
-        print(f"{board:<16} {len(mine):>4} {np.mean(measured):>11.1f} {f'{min(measured):.0f}-{max(measured):.0f}':>7} "
+        print(f"{board:<16} {len(mine):>4} {np.mean(measured):>8.1f} {f'{min(measured):.0f}-{max(measured):.0f}':>7} "
               f"{model.run_mw(clock):>9.1f} {own:>5.2f} {factor:>6.3f} {model.run_mw(clock, factor):>9.1f} "
               f"{pct([e.power_ape for e in checks]):>7} {pct([e.latency_ape for e in checks]):>9} "
               f"{pct([e.energy_ape for e in checks]):>8}")
-    allk = fit_workload_factor(power_rows)
-    print(f"rows: every CPU energy row on the board (all runtimes); measured: mean, spread: min-max over models and "
-          f"runtimes;\ndatasheet: the board file's Run-mode current x supply at the MLPerf clock (workload factor 1); "
-          f"own x: measured / datasheet\n(evidence only, never used for the board itself); LOBO x: the factor fitted "
-          f"on the other boards; power %, latency %,\nE LOBO %: mean error of the held-out board's profile rows (energy = predicted power "
-          f"x predicted latency).\nWorkload factor on all {len(boards)} boards (what plans use): {allk:.3f}")
+    owns = {b: fit_workload_factor([pr for pr in power_rows if pr.board == b]) or 1.0 for b in boards}
+    spread = float(np.std([math.log(k) for k in owns.values()])) * 100
+    print("meas.: mean and min-max over models and runtimes; datasheet: the board file's Run-mode current x\n"
+          "supply at the MLPerf clock (workload factor 1); own x: measured / datasheet (evidence, not used for\n"
+          "the board itself); LOBO x: fitted on the other boards; power %, latency %, E LOBO %: mean errors of\n"
+          "the held-out board's profile rows (energy = predicted power x predicted latency).")
+    print(f"Workload factor on all {len(boards)} boards (what plans use): {fit_workload_factor(power_rows):.3f}")
+    print(f"\nWhat limits the energy band: E = P x t, so a held-out row's error combines its power and latency\n"
+          f"errors. A held-out board's power is the others' mean ratio times its datasheet figure, so its own\n"
+          f"ratio's distance from that mean is its power error (own x spread {spread:.0f} % in log terms).")
+    for (lib, ver), vf in fits.items():
+        ch = vf.energy_checks
+        if not ch:
+            continue
+        def ratio(e: EnergyCheck) -> float:
+            assert e.comp.row.published_uj is not None
+            return e.comp.row.published_uj / e.comp.row.published_ms / load_board(e.comp.row.board).power.chip_datasheet.run_mw(  # type: ignore[union-attr]
+                e.comp.row.clock_mhz)
+        by_board = {b: [ratio(e) for e in ch if e.comp.row.board == b] for b in sorted({e.comp.row.board for e in ch})}
+        within = float(np.mean([np.std(v) / np.mean(v) * 100 for v in by_board.values()]))
+        print(f"  {lib + '@' + ver:<14} E {vf.energy_lobo:4.1f} % ({len(ch):>2}): power {np.mean([e.power_ape for e in ch]):4.1f} %, "
+              f"latency {np.mean([e.latency_ape for e in ch]):4.1f} %; own x "
+              f"{' '.join(f'{np.mean(v):.2f}' for v in by_board.values())} (+-{within:.0f} % in-board)")
 
 
 def write_chip_power(power_rows: list[ChipPowerRow]) -> Path:
@@ -859,7 +876,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{lib + '@' + ver:<22} {board:<22} {load_board(board).core:<4} {clock:>4} {len(mine):>4} "
                   f"{np.mean([ape_c(c, vf.scales) for c in mine]):>6.1f} {held_txt:>10} {e_txt:>12}")
     print("? clock not stated by the source: the board's default clock assumed")
-    print("held-out %: this board left out of the latency fit; E held-out %: its energy, with latency and chip "
+    print("held-out %: this board left out of the latency fit; E held-out %: its energy, latency and chip\n"
           "power both predicted without its rows")
     print_chip_power(power_rows, fits)
     print("target (profiles with >= 10 rows): leave-one-board-out latency MAPE <= 15 %, energy <= 20 %")
