@@ -4,11 +4,11 @@ MicroNets §3.4 measures MCU power as nearly independent of the workload, so the
 power (from the board file, at its measured clock) times the latency is the core term. Where the
 board file gives the chip's datasheet Run-mode current (``chip_datasheet_*``), the chip-scope run
 power is that current x supply voltage x one workload factor fitted on MLPerf Tiny's energies
-(a network keeps flash, caches and SRAM busier than the datasheet's CoreMark; see
-``chip_run_mw``). Power
-scales with the clock as static + dynamic: P(f) = P_run x (s + (1 - s) f / f_run), with the
+(a network keeps flash, caches and SRAM busier than the datasheet's CoreMark; ``chip_run_mw``).
+Power scales with the clock as static + dynamic: P(f) = P_run x (s + (1 - s) f / f_run), with the
 static share s from the core's parameter file. Data movement adds per-byte energies for the
-internal flash (Svoboda §5.1) and for external memories (active power / bandwidth, board file).
+internal flash (Svoboda §5.1; not where the fitted workload factor already holds on-chip traffic)
+and for external memories (active power / bandwidth, board file).
 
 Every energy names its scope: ``chip`` (the MCU's supply domain, as MLPerf Tiny's energy harness
 measures it) or ``board`` (the whole board's supply, as TinyOpsV2 Table 2 does). A board file gives
@@ -85,9 +85,13 @@ def _energy_in(plan: "Plan", latency_s: float, bytes_read: dict[str, int], bytes
     core_mj = p_mw * latency_s  # mW x s = mJ
     movement: dict[str, float] = {}
     measured = scope == plan.board.power.scope and uses_measured_external_power(plan)
+    # The workload factor is fitted on whole-chip energies: on-chip flash and SRAM traffic is inside it.
+    fitted_on_chip = scope == "chip" and plan.board.power.chip_datasheet is not None
     for name, port in plan.memories.items():
         if measured and port.external:
             continue  # already inside the measured external-memory run power
+        if fitted_on_chip and not port.external:
+            continue
         nj = bytes_read.get(name, 0) * port.read_nj_per_byte + bytes_written.get(name, 0) * port.write_nj_per_byte
         if nj:
             movement[name] = nj * 1e-6
