@@ -92,6 +92,10 @@ def test_plan_energy_uses_the_datasheet_model_times_the_fitted_factor() -> None:
     assert energy.run_power_mw == pytest.approx(chip.run_mw(160, factor))
     # The factor was fitted on whole-chip energies: on-chip flash traffic is not added a second time.
     assert energy.movement_mj == {} and energy.total_mj == pytest.approx(energy.core_mj)
+    # At another clock the model's own clock dependence holds (no static current stated: linear).
+    slow = plan_internal(load_model(str(model_path("kws_dscnn_int8"))), board, PlanOptions("x-cube-ai", 80))
+    assert simulate(slow).energy.run_power_mw == pytest.approx(chip.run_mw(80, factor))
+    assert chip.run_mw(80, factor) == pytest.approx(chip.run_mw(160, factor) / 2)
 
 
 # --------------------------------------------------------------------------- leave-one-board-out

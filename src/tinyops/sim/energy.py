@@ -4,9 +4,9 @@ MicroNets §3.4 measures MCU power as nearly independent of the workload, so the
 power (from the board file, at its measured clock) times the latency is the core term. Where the
 board file gives the chip's datasheet Run-mode current (``chip_datasheet_*``), the chip-scope run
 power is that current x supply voltage x one workload factor fitted on MLPerf Tiny's energies
-(a network keeps flash, caches and SRAM busier than the datasheet's CoreMark; ``chip_run_mw``).
-Power scales with the clock as static + dynamic: P(f) = P_run x (s + (1 - s) f / f_run), with the
-static share s from the core's parameter file. Data movement adds per-byte energies for the
+(a network keeps flash, caches and SRAM busier than the datasheet's CoreMark; ``chip_run_mw``):
+P(f) = V x (I_static + k x uA/MHz x f). Other run powers scale with the clock as static + dynamic:
+P(f) = P_run x (s + (1 - s) f / f_run), with the static share s from the core's parameter file. Data movement adds per-byte energies for the
 internal flash (Svoboda §5.1; not where the fitted workload factor already holds on-chip traffic)
 and for external memories (active power / bandwidth, board file).
 
@@ -64,6 +64,9 @@ def run_power_mw(plan: "Plan", scope: "PowerScope | None" = None) -> float:
     s = plan.params.static_power_fraction
     if scope == power.scope and uses_measured_external_power(plan):
         run_mw = power.run_external_mw
+    elif scope == "chip" and power.chip_datasheet is not None:
+        # The datasheet model has its own clock dependence: static current + per-MHz current.
+        return power.chip_datasheet.run_mw(plan.clock_mhz, load_chip_power().workload_factor)
     else:
         run_mw = run_mw_in(power, scope)
     if run_mw is None:
