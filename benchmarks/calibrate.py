@@ -479,6 +479,7 @@ class VersionFit:
     lobo_rows: list[tuple[Components, float]]
     energy_lobo: float | None
     energy_rows: int
+    energy_checks: list["EnergyCheck"]
 
 
 def check_rows(rows: list[dict[str, str]], thetas: dict[str, np.ndarray], ratios: dict[str, tuple[float, str]],
@@ -502,28 +503,91 @@ def check_rows(rows: list[dict[str, str]], thetas: dict[str, np.ndarray], ratios
     return out
 
 
-def fit_version(library: str, version: str, rows: list[Components]) -> VersionFit:
+@dataclass
+class ChipPowerRow:
+    """One MLPerf Tiny energy row on a board whose file states its chip's datasheet current."""
+
+    board: str
+    label: str  # model and runtime
+    clock_mhz: float
+    implied_mw: float  # measured energy / measured latency: the chip's mean power during inference
+    datasheet_mw: float  # the board file's datasheet model at this clock, workload factor 1
+
+
+def chip_power_rows(rows: list[dict[str, str]]) -> list[ChipPowerRow]:
+    """Measured chip power of every CPU energy row on a board with a datasheet current model."""
+    out = []
+    for r in rows:
+        board_id = BOARD_IDS.get(r["board"])
+        if board_id is None or not r["energy_uj"] or not r["latency_ms"] or not r["clock_mhz"]:
+            continue
+        model = load_board(board_id).power.chip_datasheet
+        if model is None:
+            continue
+        clock = float(r["clock_mhz"])
+        out.append(ChipPowerRow(board_id, f"{r['model']} {r['kernels'].split(' ')[0]} {r['runtime'].split(' (')[0]}",
+                                clock, float(r["energy_uj"]) / float(r["latency_ms"]), model.run_mw(clock)))
+    return out
+
+
+def fit_workload_factor(power_rows: list[ChipPowerRow], without_board: str | None = None) -> float | None:
+    """Measured / datasheet chip power: geometric mean per board, then across boards (each board
+    counts once, however many rows it has). ``without_board``'s rows never enter: the leave-one-
+    board-out prediction of a board must not rest on its own energies."""
+    per_board: dict[str, list[float]] = {}
+    for pr in power_rows:
+        if pr.board != without_board:
+            per_board.setdefault(pr.board, []).append(math.log(pr.implied_mw / pr.datasheet_mw))
+    if not per_board:
+        return None
+    return float(math.exp(np.mean([np.mean(v) for v in per_board.values()])))
+
+
+@dataclass
+class EnergyCheck:
+    comp: Components
+    predicted_mw: float  # the chip power the held-out board is predicted to draw
+    predicted_ms: float  # leave-one-board-out latency
+    energy_ape: float
+    power_ape: float  # predicted vs measured power (energy / latency)
+    latency_ape: float
+
+
+def energy_check(c: Components, lobo_scales: tuple[float, float], power_rows: list[ChipPowerRow]
+                 ) -> EnergyCheck | None:
+    """Leave-one-board-out energy of one row: latency from the other boards' scales x chip power
+    predicted without this board's energies. None where the board gives no usable chip power."""
+    if c.row.published_uj is None:
+        return None
+    board = load_board(c.row.board)
+    if board.power.chip_datasheet is not None:
+        factor = fit_workload_factor(power_rows, without_board=c.row.board)
+        if factor is None:
+            return None
+        chip_mw = board.power.chip_datasheet.run_mw(c.row.clock_mhz, factor)
+    else:
+        run_mw = board.power.run_mw_in("chip")  # MLPerf Tiny measures the chip's supply domain
+        source_key = "power.run_mw" if board.power.scope == "chip" else "power.chip_run_mw"
+        if run_mw is None or "MLPerf" in board.sources.get(source_key, ""):
+            return None  # no chip-scope power, or one derived from these very rows (circular)
+        chip_mw = run_mw
+    ms = predict_cycles(c, lobo_scales) / (c.row.clock_mhz * 1e3)
+    measured_mw = c.row.published_uj / c.row.published_ms
+    return EnergyCheck(c, chip_mw, ms, ape(chip_mw * ms, c.row.published_uj), ape(chip_mw, measured_mw),
+                       ape(ms, c.row.published_ms))
+
+
+def fit_version(library: str, version: str, rows: list[Components], power_rows: list[ChipPowerRow]) -> VersionFit:
     scales = fit_scales(rows)
     fit_mape = float(np.mean([ape_c(c, scales) for c in rows]))
     lobo, lobo_rows = cross_validate(rows, "board")
     lomo, _ = cross_validate(rows, "model")
-    # Energy: predicted latency (leave-one-board-out scales) x the board file's run power, against
-    # MLPerf Tiny's energy per inference (the chip's supply domain).
-    energy_errs = []
-    for c, _ in lobo_rows:
-        if c.row.published_uj is None:
-            continue
-        board = load_board(c.row.board)
-        chip_mw = board.power.run_mw_in("chip")  # MLPerf Tiny measures the chip's supply domain
-        source_key = "power.run_mw" if board.power.scope == "chip" else "power.chip_run_mw"
-        if chip_mw is None or "MLPerf" in board.sources.get(source_key, ""):
-            continue  # no chip-scope power, or one derived from these very rows (circular)
-        train = [x for x in rows if x.row.board != c.row.board]
-        ms = predict_cycles(c, fit_scales(train)) / (c.row.clock_mhz * 1e3)
-        uj = chip_mw * ms
-        energy_errs.append(abs(uj - c.row.published_uj) / c.row.published_uj * 100)
+    # Energy: leave-one-board-out latency x chip power predicted without the held-out board's
+    # energies, against MLPerf Tiny's energy per inference (the chip's supply domain).
+    checks = [e for c, _ in lobo_rows
+              if (e := energy_check(c, fit_scales([x for x in rows if x.row.board != c.row.board]), power_rows))]
     return VersionFit(library, version, rows, scales, fit_mape, lobo, lomo, lobo_rows,
-                      float(np.mean(energy_errs)) if energy_errs else None, len(energy_errs))
+                      float(np.mean([e.energy_ape for e in checks])) if checks else None, len(checks), checks)
 
 
 # --------------------------------------------------------------------------- profile files
@@ -652,6 +716,84 @@ def fit_dict(vf: VersionFit | None, seed_rows: int = 0, seed_fit: float = 0.0, s
     return d
 
 
+def print_chip_power(power_rows: list[ChipPowerRow], fits: dict[tuple[str, str], VersionFit]) -> None:
+    """Per board: the measured chip power, the datasheet model, and what limits the energy band."""
+    boards = sorted({pr.board for pr in power_rows})
+    if not boards:
+        return
+    print("\nChip power during inference (MLPerf Tiny energy / latency, chip supply) against the board file's\n"
+          "datasheet current x one workload factor fitted on the OTHER boards' rows (leave-one-board-out):")
+    header = (f"{'board':<16} {'rows':>4} {'meas. mW':>8} {'spread':>7} {'datasheet':>9} {'own x':>5} "
+              f"{'LOBO x':>6} {'predicted':>9} {'power %':>7} {'latency %':>9} {'E LOBO %':>8}")
+    print(header)
+    print("-" * len(header))
+    for board in boards:
+        mine = [pr for pr in power_rows if pr.board == board]
+        measured = [pr.implied_mw for pr in mine]
+        factor = fit_workload_factor(power_rows, without_board=board)
+        model = load_board(board).power.chip_datasheet
+        assert model is not None and factor is not None
+        clock = mine[0].clock_mhz
+        checks = [e for vf in fits.values() for e in vf.energy_checks if e.comp.row.board == board]
+        def pct(xs: list[float]) -> str:
+            return f"{np.mean(xs):.1f}" if xs else "-"
+        own = fit_workload_factor(mine)
+        assert own is not None
+        print(f"{board:<16} {len(mine):>4} {np.mean(measured):>8.1f} {f'{min(measured):.0f}-{max(measured):.0f}':>7} "
+              f"{model.run_mw(clock):>9.1f} {own:>5.2f} {factor:>6.3f} {model.run_mw(clock, factor):>9.1f} "
+              f"{pct([e.power_ape for e in checks]):>7} {pct([e.latency_ape for e in checks]):>9} "
+              f"{pct([e.energy_ape for e in checks]):>8}")
+    owns = {b: fit_workload_factor([pr for pr in power_rows if pr.board == b]) or 1.0 for b in boards}
+    spread = float(np.std([math.log(k) for k in owns.values()])) * 100
+    print("meas.: mean and min-max over models and runtimes; datasheet: the board file's Run-mode current x\n"
+          "supply at the MLPerf clock (workload factor 1); own x: measured / datasheet (evidence, not used for\n"
+          "the board itself); LOBO x: fitted on the other boards; power %, latency %, E LOBO %: mean errors of\n"
+          "the held-out board's profile rows (energy = predicted power x predicted latency).")
+    print(f"Workload factor on all {len(boards)} boards (what plans use): {fit_workload_factor(power_rows):.3f}")
+    print(f"\nWhat limits the energy band: E = P x t, so a held-out row's error combines its power and latency\n"
+          f"errors. A held-out board's power is the others' mean ratio times its datasheet figure, so its own\n"
+          f"ratio's distance from that mean is its power error (own x spread {spread:.0f} % in log terms).")
+    for (lib, ver), vf in fits.items():
+        ch = vf.energy_checks
+        if not ch:
+            continue
+        def ratio(e: EnergyCheck) -> float:
+            assert e.comp.row.published_uj is not None
+            return e.comp.row.published_uj / e.comp.row.published_ms / load_board(e.comp.row.board).power.chip_datasheet.run_mw(  # type: ignore[union-attr]
+                e.comp.row.clock_mhz)
+        by_board = {b: [ratio(e) for e in ch if e.comp.row.board == b] for b in sorted({e.comp.row.board for e in ch})}
+        within = float(np.mean([np.std(v) / np.mean(v) * 100 for v in by_board.values()]))
+        print(f"  {lib + '@' + ver:<14} E {vf.energy_lobo:4.1f} % ({len(ch):>2}): power {np.mean([e.power_ape for e in ch]):4.1f} %, "
+              f"latency {np.mean([e.latency_ape for e in ch]):4.1f} %; own x "
+              f"{' '.join(f'{np.mean(v):.2f}' for v in by_board.values())} (+-{within:.0f} % in-board)")
+
+
+def write_chip_power(power_rows: list[ChipPowerRow]) -> Path:
+    boards = sorted({pr.board for pr in power_rows})
+    factor = fit_workload_factor(power_rows)
+    assert factor is not None
+    data: dict[str, object] = {
+        "workload_factor": factor,
+        "workload_factor_source": (
+            f"benchmarks/calibrate.py: geometric mean over {len(boards)} boards ({', '.join(boards)}) of each board's "
+            f"geometric mean of measured chip power (MLPerf Tiny v0.7-v1.2 closed energy / latency, "
+            f"measurements/published.csv, {len(power_rows)} rows) / the board file's datasheet Run-mode power "
+            f"(chip_datasheet_*) at the same clock"),
+        "rows": len(power_rows), "boards": boards,
+        "note": "the chip-scope run power of a board whose file states chip_datasheet_* is V x (I_static + "
+                "workload_factor x uA/MHz x f); leave_one_board_out: the factor fitted without that board's rows, "
+                "which calibrate.py uses to check that board's energy; measured_vs_datasheet: the board's own ratio "
+                "(evidence of what limits the band)",
+        "leave_one_board_out": {b: fit_workload_factor(power_rows, without_board=b) for b in boards},
+        "measured_vs_datasheet": {b: fit_workload_factor([pr for pr in power_rows if pr.board == b]) for b in boards},
+    }
+    path = PARAMS_DIR / "chip_power.toml"
+    lines = ["# Chip power during neural-network inference vs the datasheet's Run-mode current.",
+             "# Written by benchmarks/calibrate.py; do not edit by hand."]
+    path.write_text("\n".join(lines + toml_lines(data)) + "\n", encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dry-run", action="store_true", help="print the fit, write nothing")
@@ -689,12 +831,13 @@ def main(argv: list[str] | None = None) -> int:
     pub, raw, skipped = read_published()
     ratios = core_ratios(raw)
     comps = [components(r, thetas, ratios) for r in pub]
+    power_rows = chip_power_rows(raw)
     fits: dict[tuple[str, str], VersionFit] = {}
     for lib, versions in VERSION_INFO.items():
         for info in versions:
             rows = [c for c in comps if c.row.library == lib and c.row.version == info["version"]]
             if rows:
-                fits[(lib, str(info["version"]))] = fit_version(lib, str(info["version"]), rows)
+                fits[(lib, str(info["version"]))] = fit_version(lib, str(info["version"]), rows, power_rows)
 
     print("Core cycles per Cortex-M4 cycle (same library, same model, two boards):")
     for core, (r, how) in sorted(ratios.items()):
@@ -718,8 +861,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{lib + '@' + ver:<22} {len(vf.rows):>4} {len({c.row.board for c in vf.rows}):>6} {vf.scales[0]:>6.3f} "
               f"{vf.scales[1]:>6.3f} {vf.fit_mape:>6.1f} {pct(vf.lobo):>7} {pct(vf.lomo):>7} "
               f"{pct(vf.energy_lobo):>8}  {verdict}")
-    print(f"\n{'profile':<22} {'board':<22} {'core':<4} {'MHz':>4} {'rows':>4} {'fit %':>6} {'held-out %':>10}  "
-          f"(held out: this board left out of the fit)")
+    print(f"\n{'profile':<22} {'board':<22} {'core':<4} {'MHz':>4} {'rows':>4} {'fit %':>6} {'held-out %':>10} "
+          f"{'E held-out %':>12}")
     for (lib, ver), vf in fits.items():
         lobo_by_board: dict[str, list[float]] = {}
         for c, e in vf.lobo_rows:
@@ -727,10 +870,15 @@ def main(argv: list[str] | None = None) -> int:
         for board in sorted({c.row.board for c in vf.rows}):
             mine = [c for c in vf.rows if c.row.board == board]
             held_txt = f"{np.mean(lobo_by_board[board]):.1f}" if board in lobo_by_board else "-"
+            e_mine = [e.energy_ape for e in vf.energy_checks if e.comp.row.board == board]
+            e_txt = f"{np.mean(e_mine):.1f}" if e_mine else "-"
             clock = f"{mine[0].row.clock_mhz:g}" + ("?" if mine[0].row.clock_assumed else "")
             print(f"{lib + '@' + ver:<22} {board:<22} {load_board(board).core:<4} {clock:>4} {len(mine):>4} "
-                  f"{np.mean([ape_c(c, vf.scales) for c in mine]):>6.1f} {held_txt:>10}")
+                  f"{np.mean([ape_c(c, vf.scales) for c in mine]):>6.1f} {held_txt:>10} {e_txt:>12}")
     print("? clock not stated by the source: the board's default clock assumed")
+    print("held-out %: this board left out of the latency fit; E held-out %: its energy, latency and chip\n"
+          "power both predicted without its rows")
+    print_chip_power(power_rows, fits)
     print("target (profiles with >= 10 rows): leave-one-board-out latency MAPE <= 15 %, energy <= 20 %")
     print("\nWorst leave-one-board-out rows (predicted from the other boards' fit):")
     for (lib, ver), vf in fits.items():
@@ -793,6 +941,10 @@ def main(argv: list[str] | None = None) -> int:
                                       f"leave-one-board-out band of the cross-validated profiles")
                 if vf.energy_lobo is not None:
                     v["energy_error_pct"] = round(vf.energy_lobo, 1)
+                    v["energy_note"] = (
+                        f"leave-one-board-out MAPE over {vf.energy_rows} MLPerf Tiny energy rows (chip supply): latency "
+                        f"from the other boards' scales x chip power from the board file's datasheet current x a "
+                        f"workload factor fitted on the other boards' energies (chip_power.toml)")
                 v["fit"] = fit_dict(vf)
             if lib in memory and ver == str(versions[0]["version"]) or (lib in memory and lib == "cmsis-nn" and ver == "2020"):
                 v["memory"] = memory[lib]
@@ -800,6 +952,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {write_library(lib, out)}")
     for core in ("M0+", "M4", "M7", "M33", "M85"):
         print(f"wrote {write_core(core, ratios[core])}")
+    if power_rows:
+        print(f"wrote {write_chip_power(power_rows)}")
     return 0
 
 

@@ -8,6 +8,8 @@ from rich.table import Table
 
 from tinyops.commands.common import make_console, print_json
 from tinyops.hw.board import Board, list_boards, load_board
+from tinyops.kernels.profile import load_chip_power
+from tinyops.sim.energy import run_mw_in
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -97,9 +99,14 @@ def _show(args: argparse.Namespace) -> int:
                  ", ".join(d.reaches)] for d in board.dma_engines]
         print_table(console, columns, rows, title="DMA engines (planners copy with the first able one)")
     power = board.power
-    runs = ", ".join(f"{power.run_mw_in(scope):g} mW ({scope} supply)" for scope in power.scopes)
+    runs = ", ".join(f"{run_mw_in(power, scope):.3g} mW ({scope} supply)" for scope in power.scopes)
     console.print(f"Power: run {runs} at {power.run_clock_mhz:g} MHz, "
                   f"{power.sleep_mode} {power.sleep_mw:g} mW ({power.scope} supply)")
+    if (chip := power.chip_datasheet) is not None:
+        fit = load_chip_power()
+        console.print(f"  chip run power: datasheet {chip.run_ua_per_mhz:.3g} uA/MHz ({chip.regulator}) x {chip.supply_v:g} V "
+                      f"= {chip.run_mw(power.run_clock_mhz):.3g} mW at {power.run_clock_mhz:g} MHz,\n"
+                      f"  x NN workload factor {fit.workload_factor:.3f} (kernels/profiles/chip_power.toml)")
     if board.paper_config is not None:
         console.print(f"Paper configuration available as `{board.id}@paper`: {board.paper_config.name}")
     sources = Table(title="Sources", title_justify="left")

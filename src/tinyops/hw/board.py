@@ -33,6 +33,7 @@ __all__ = [
     "ExternalMemory",
     "DmaEngine",
     "Power",
+    "ChipDatasheetPower",
     "PaperConfig",
     "Board",
     "board_ids",
@@ -57,6 +58,10 @@ FLASH_NAME = "flash"  # the name DMA `reaches` lists use for internal flash
 # What a copy asks of a DMA engine: both ends addressable memory, or one end a peripheral's data
 # register (an SPI SD card is read through its SPI peripheral).
 TransferKind = Literal["memory-to-memory", "peripheral"]
+# How the chip makes its core voltage: a linear regulator draws the core current from the supply
+# (supply power ~ V_core), a switching step-down converter draws the core power (~ V_core^2).
+Regulator = Literal["LDO", "SMPS"]
+REGULATORS: tuple[Regulator, ...] = ("LDO", "SMPS")
 
 # Keys that are descriptive text, not figures: they need no source.
 _TEXT_KEYS = frozenset({"id", "name", "notes", "source"})
@@ -174,6 +179,43 @@ class DmaEngine:
 
 
 @dataclass(frozen=True)
+class ChipDatasheetPower:
+    """The chip's Run-mode supply current as its datasheet states it (typical, CoreMark or while(1),
+    peripherals off), from which the chip-scope run power is predicted.
+
+    ``ua_per_mhz`` is measured at ``supply_v`` through ``regulator`` at core voltage ``vcore_v``;
+    running at ``run_vcore_v`` (the voltage range the run clock needs) scales the dynamic current
+    by (run_vcore_v / vcore_v) ** 1 behind an LDO and ** 2 behind an SMPS (dynamic power C V^2 f:
+    an LDO passes the core current through, a step-down converter passes the core power). ST's
+    STM32L47x power training shows the LDO case: 120 uA/MHz at 80 MHz in range 1 (1.2 V) against
+    100 uA/MHz at 26 MHz in range 2 (1.0 V), the ratio of the core voltages.
+    A neural-network inference keeps flash, caches and SRAM busier than the datasheet's code:
+    ``run_mw`` takes that as one workload factor, fitted on measured energies
+    (``tinyops/kernels/profiles/chip_power.toml``, written by benchmarks/calibrate.py).
+    """
+
+    ua_per_mhz: float
+    supply_v: float
+    regulator: Regulator
+    conditions: str  # the datasheet's measurement conditions, in words
+    static_ua: float = 0.0  # clock-independent current at supply_v (leakage, regulators)
+    vcore_v: float | None = None  # core voltage the figure was measured at (None: the run range's)
+    run_vcore_v: float | None = None  # core voltage at the board's run clock
+
+    @property
+    def run_ua_per_mhz(self) -> float:
+        """The datasheet figure moved to the core voltage the run clock needs."""
+        if self.vcore_v is None or self.run_vcore_v is None:
+            return self.ua_per_mhz
+        exponent = 2 if self.regulator == "SMPS" else 1
+        return self.ua_per_mhz * (self.run_vcore_v / self.vcore_v) ** exponent
+
+    def run_mw(self, clock_mhz: float, workload_factor: float = 1.0) -> float:
+        """Chip supply power at ``clock_mhz``: V x (I_static + workload_factor x uA/MHz x f)."""
+        return self.supply_v * (self.static_ua + workload_factor * self.run_ua_per_mhz * clock_mhz) * 1e-3
+
+
+@dataclass(frozen=True)
 class Power:
     run_mw: float
     run_clock_mhz: float
@@ -185,6 +227,8 @@ class Power:
     # The run power at run_clock_mhz in the other scope, where the board file gives both.
     chip_run_mw: float | None = None
     board_run_mw: float | None = None
+    # The datasheet's Run-mode current, from which the chip-scope run power is predicted.
+    chip_datasheet: ChipDatasheetPower | None = None
 
     def run_mw_in(self, scope: PowerScope) -> float | None:
         """The run power measured in ``scope`` (None where the board file does not give it)."""
@@ -710,7 +754,8 @@ def _parse_power(r: _Reader, data: dict[str, Any]) -> Power:
     t = r.table(data, "power", "power")
     assert t is not None
     p = "power"
-    r.check_keys(t, p, {f.name for f in dataclasses.fields(Power)} | {"notes", "source"})
+    r.check_keys(t, p, ({f.name for f in dataclasses.fields(Power)} - {"chip_datasheet"})
+                 | {f"chip_datasheet_{f.name}" for f in dataclasses.fields(ChipDatasheetPower)} | {"notes", "source"})
     scope_text = r.get(t, p, "scope", _enum((*POWER_SCOPES, *POWER_SCOPE_ALIASES)), "chip")
     scope: PowerScope = "board" if scope_text == "board" else "chip"
     power = Power(
@@ -723,10 +768,31 @@ def _parse_power(r: _Reader, data: dict[str, Any]) -> Power:
         run_external_mw=r.get(t, p, "run_external_mw", _num(True), None),
         chip_run_mw=r.get(t, p, "chip_run_mw", _num(True), None),
         board_run_mw=r.get(t, p, "board_run_mw", _num(True), None),
+        chip_datasheet=_parse_chip_datasheet(r, t, p),
     )
     if f"{scope}_run_mw" in t:
         r.fail(f"{p}.{scope}_run_mw", f"repeats run_mw's scope ({scope}); give the other scope's power, or none")
     return power
+
+
+def _parse_chip_datasheet(r: _Reader, t: dict[str, Any], p: str) -> ChipDatasheetPower | None:
+    """The ``chip_datasheet_*`` fields of [power]: all of the required ones, or none."""
+    keys = [k for k in t if k.startswith("chip_datasheet_") and not k.endswith("_source")]
+    if not keys:
+        return None
+    k = "chip_datasheet_"
+    model = ChipDatasheetPower(
+        ua_per_mhz=r.get(t, p, k + "ua_per_mhz", _num(True)),
+        supply_v=r.get(t, p, k + "supply_v", _num(True)),
+        regulator=r.get(t, p, k + "regulator", _enum(REGULATORS)),
+        conditions=r.get(t, p, k + "conditions", _str),
+        static_ua=r.get(t, p, k + "static_ua", _num(False), 0.0),
+        vcore_v=r.get(t, p, k + "vcore_v", _num(True), None),
+        run_vcore_v=r.get(t, p, k + "run_vcore_v", _num(True), None),
+    )
+    if (model.vcore_v is None) != (model.run_vcore_v is None):
+        r.fail(f"{p}.{k}vcore_v", "give both chip_datasheet_vcore_v and chip_datasheet_run_vcore_v, or neither")
+    return model
 
 
 def _parse_paper(r: _Reader, data: dict[str, Any], mems: tuple[ExternalMemory, ...]) -> PaperConfig | None:

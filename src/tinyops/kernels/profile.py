@@ -379,3 +379,26 @@ def load_memory_system() -> MemorySystem:
     except (KeyError, TypeError, ValueError) as exc:
         raise TinyOpsError(f"memories.toml: missing or bad field {exc}") from None
 
+
+@dataclass(frozen=True)
+class ChipPowerFit:
+    """How much more than its datasheet's Run-mode current a chip draws running a neural network
+    (data file chip_power.toml, written by benchmarks/calibrate.py from MLPerf Tiny energies)."""
+
+    workload_factor: float
+    source: str
+    # The factor each board's leave-one-board-out check used: fitted without that board's rows.
+    leave_one_board_out: dict[str, float]
+
+
+@lru_cache(maxsize=1)
+def load_chip_power() -> ChipPowerFit:
+    entry = _profiles_dir().joinpath("chip_power.toml")
+    if not entry.is_file():
+        return ChipPowerFit(1.0, "no chip_power.toml: datasheet current taken as is", {})
+    data = tomllib.loads(entry.read_text(encoding="utf-8"))
+    try:
+        return ChipPowerFit(float(data["workload_factor"]), str(data["workload_factor_source"]),
+                            {str(k): float(v) for k, v in data.get("leave_one_board_out", {}).items()})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TinyOpsError(f"chip_power.toml: missing or bad field {exc}") from None
