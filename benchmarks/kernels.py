@@ -47,16 +47,25 @@ def measure(cores: list[str]) -> list[dict[str, object]]:
     source = K.program_source(cases, count=True)
     rows: dict[str, dict[str, object]] = {label: {"kernel": label, "macs": m} for label, m in macs.values()}
     for core in cores:
-        for path, portable in (("portable", True), ("dsp", False)):
-            elf = K.build_firmware(source, K.build_folder(f"bench-{core}-{path}"), core, portable=portable)
-            status, output = K.run_qemu(elf, core, count=True)
-            if status != 0:
-                raise SystemExit(f"{core} {path}: {status} mismatching kernels\n{output}")
-            per_tick = K.QEMU_TARGETS[core].instructions_per_tick
-            for name, value in K.ticks(output).items():
+        for path, portable in PATHS:
+            for name, instructions in instructions_per_case(source, f"bench-{core}-{path}", core, portable).items():
                 label, m = macs[name]
-                rows[label][f"{core}_{path}"] = round(value * per_tick / m, 3)
+                rows[label][f"{core}_{path}"] = round(instructions / m, 3)
     return list(rows.values())
+
+
+PATHS = (("portable", True), ("dsp", False))
+
+
+def instructions_per_case(source: str, folder: str, core: str, portable: bool) -> dict[str, int]:
+    """Build the self-checking kernel program, run it under QEMU, and return each case's instruction
+    count (a case whose output mismatches the runtime stops the benchmark)."""
+    elf = K.build_firmware(source, K.build_folder(folder), core, portable=portable)
+    status, output = K.run_qemu(elf, core, count=True)
+    if status != 0:
+        raise SystemExit(f"{folder}: {status} mismatching cases\n{output}")
+    per_tick = K.QEMU_TARGETS[core].instructions_per_tick
+    return {name: value * per_tick for name, value in K.ticks(output).items()}
 
 
 def op_class(op: Op) -> str:
@@ -77,17 +86,12 @@ def measure_model(path: Path, cores: list[str]) -> list[dict[str, object]]:
         entry["ops"] += 1
         entry["macs"] += spec_for(op).count_macs(op)
     for core in cores:
-        for path_name, portable in (("portable", True), ("dsp", False)):
-            elf = K.build_firmware(source, K.build_folder(f"bench-model-{core}-{path_name}"), core, portable=portable)
-            status, output = K.run_qemu(elf, core, count=True)
-            if status != 0:
-                raise SystemExit(f"{core} {path_name}: {status} mismatching ops\n{output}")
-            per_tick = K.QEMU_TARGETS[core].instructions_per_tick
-            counted = K.ticks(output)
+        for path_name, portable in PATHS:
+            counted = instructions_per_case(source, f"bench-model-{core}-{path_name}", core, portable)
             for i, op in enumerate(subgraph.ops):
                 entry = classes[op_class(op)]
                 key = f"{core}_{path_name}"
-                entry[key] = entry.get(key, 0) + counted[f"op{i}"] * per_tick
+                entry[key] = entry.get(key, 0) + counted[f"op{i}"]
     rows: list[dict[str, object]] = []
     total: dict[str, int] = {}
     for name, entry in classes.items():

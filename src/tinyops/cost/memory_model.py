@@ -19,7 +19,7 @@ from typing import Literal
 
 from tinyops.errors import TinyOpsError
 from tinyops.hw.board import Board, ExternalMemory
-from tinyops.ir.memory import INTERNAL_FLASH_KIND, VOLATILE_KINDS
+from tinyops.ir.memory import INTERNAL_FLASH_KIND, TCM_KINDS, VOLATILE_KINDS
 from tinyops.cost.cost_model import OpCounts
 from tinyops.kernels.profile import CoreParams, load_memory_energy, load_memory_system
 
@@ -59,6 +59,10 @@ class MemoryPort:
         if pattern == "strided" and self.cpu_strided_read_stall_cycles_per_byte is not None:
             return self.cpu_strided_read_stall_cycles_per_byte
         return self.cpu_read_stall_cycles_per_byte
+
+    def cpu_stall(self, writing: bool, pattern: AccessPattern) -> float | None:
+        """Extra CPU cycles per byte a kernel stores (``writing``) or loads; None: it cannot."""
+        return self.cpu_write_stall_cycles_per_byte if writing else self.cpu_read_stall(pattern)
 
     @property
     def block_write_latency_s(self) -> float:
@@ -254,9 +258,6 @@ def access_pattern(counts: OpCounts, role: str) -> AccessPattern:
     return "strided" if role == "filter" and counts.kernel_class in ("dw3x3", "dw") else "sequential"
 
 
-UNCACHED_SRAM_KINDS = ("DTCM", "ITCM")  # tightly coupled: outside the Cortex-M7 L1 cache
-
-
 def dma_cpu_cycles(board: Board, src: MemoryPort, dst: MemoryPort, nbytes: int) -> float:
     """CPU cycles one DMA transfer of ``nbytes`` costs besides the copy itself: programming and
     waiting for the channel and, on a core with a D-cache, line-by-line maintenance of the ends the
@@ -276,4 +277,4 @@ def _cached(port: MemoryPort) -> bool:
     """Whether the L1 D-cache may hold this memory's lines: SRAM other than the TCMs. External
     memories are cached too, but a DMA end there is never read by the CPU in the same plan, and the
     internal flash is read-only."""
-    return not port.external and port.kind not in UNCACHED_SRAM_KINDS and port.kind != INTERNAL_FLASH_KIND
+    return not port.external and port.kind not in TCM_KINDS and port.kind != INTERNAL_FLASH_KIND

@@ -16,10 +16,12 @@ MemoryKind = Literal[SramKind, ExternalKind, "internal-flash"]
 
 SRAM_KINDS: tuple[SramKind, ...] = get_args(SramKind)
 EXTERNAL_KINDS: tuple[ExternalKind, ...] = get_args(ExternalKind)
+# Tightly coupled memories: on the core's own ports, outside a Cortex-M7's L1 cache.
+TCM_KINDS: tuple[SramKind, ...] = ("DTCM", "ITCM")
 # External RAM the CPU can load from and store to (activation spill, boot copies of the weights).
 VOLATILE_KINDS: tuple[ExternalKind, ...] = ("fmc-sdram", "fmc-sram")
 # External stores that keep the weights across power cycles.
 NONVOLATILE_KINDS: tuple[ExternalKind, ...] = ("qspi-flash", "ospi-flash", "sdcard-spi")
 
 __all__ = ["EXTERNAL_KINDS", "ExternalKind", "INTERNAL_FLASH_KIND", "MemoryKind", "NONVOLATILE_KINDS", "SRAM_KINDS",
-           "SramKind", "VOLATILE_KINDS"]
+           "SramKind", "TCM_KINDS", "VOLATILE_KINDS"]

@@ -16,6 +16,7 @@ the choice comes from the cost model.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field, replace
 
 from tinyops.analysis.analyze import serialized_model_bytes
@@ -118,11 +119,17 @@ def prepare(graph: Graph, board: Board, strategy: str, options: PlanOptions | No
 
 def image_offsets(setup: ExternalSetup) -> dict[str, int]:
     """Offsets of the MAC ops' constants in the external image, in first-use order."""
+    return _first_use_offsets(setup, setup.external_constants)
+
+
+def _first_use_offsets(setup: ExternalSetup, names: Container[str]) -> dict[str, int]:
+    """Offsets of the constants named in ``names`` laid out one after another in an image, in the
+    order the ops first use them."""
     out: dict[str, int] = {}
     cursor = 0
     for op_index in setup.layout.order:
         for t in setup.graph.main.ops[op_index].constant_inputs:
-            if t.name in setup.external_constants and t.name not in out:
+            if t.name in names and t.name not in out:
                 out[t.name] = cursor
                 cursor += -(-t.size_bytes // IMAGE_ALIGN_BYTES) * IMAGE_ALIGN_BYTES
     return out
@@ -270,14 +277,7 @@ def plan_xip_from(setup: ExternalSetup, memory: str, copied: bool) -> Plan:
 
 def flash_offsets(setup: ExternalSetup) -> dict[str, int]:
     """Offsets of the other ops' constants in the internal-flash image (first-use order)."""
-    out: dict[str, int] = {}
-    cursor = 0
-    for op_index in setup.layout.order:
-        for t in setup.graph.main.ops[op_index].constant_inputs:
-            if t.name in setup.flash_constants and t.name not in out:
-                out[t.name] = cursor
-                cursor += -(-t.size_bytes // IMAGE_ALIGN_BYTES) * IMAGE_ALIGN_BYTES
-    return out
+    return _first_use_offsets(setup, setup.flash_constants)
 
 
 def external_xip_candidates(graph: Graph, board: Board, options: PlanOptions | None = None) -> list[Plan]:

@@ -26,11 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, get_args
 
+from tinyops.cost.memory_model import AccessPattern
 from tinyops.hw.board import Board
 from tinyops.ir.graph import Op
 from tinyops.kernels import Runtime
-
-from tinyops.cost.memory_model import AccessPattern
 
 if TYPE_CHECKING:
     from tinyops.cost.cost_model import OpCounts

@@ -148,19 +148,8 @@ class CostProxy:
             kept_blocks = kept_blocks + keep
             incoming = keep * out + (1 - keep) * incoming
             h, w = oh, ow
-        classes = space.classes
-        # Head: global average pool, reshape, FC (per-tensor), softmax.
-        macs = macs + incoming * classes
-        weight_elements = weight_elements + incoming * classes
-        channel_bytes = channel_bytes + BIAS_BYTES * classes + 2 * QUANT_PARAM_BYTES
-        cycles = cycles + self.fit.tail_cycles_per_channel * incoming + self.fit.tail_cycles_intercept
-        node_memory += [h * w * incoming + incoming, 2 * incoming, incoming + classes, 2.0 * classes + zero]
-        weight_bytes = weight_elements * weight_byte + channel_bytes
-        flash = weight_bytes + self.fit.flash_intercept_bytes + self.fit.flash_per_block_bytes * kept_blocks
-        sram = torch.stack([torch.as_tensor(m, dtype=torch.float64) for m in node_memory]).max()
-        latency = self.fit.latency_ms_per_mcycle * cycles / 1e6 + self.fit.latency_intercept_ms
-        return {"ops": 2 * macs, "flash_bytes": flash, "sram_bytes": sram, "cycles": cycles, "latency_ms": latency,
-                "weight_bytes": weight_bytes, "kept_blocks": kept_blocks}
+        return self._with_classifier(space.classes, h, w, incoming, macs, weight_elements, channel_bytes, cycles,
+                                     node_memory, kept_blocks, weight_byte, zero)
 
     def _ibn_costs(self, width_probs: list["torch.Tensor"], keep_probs: list["torch.Tensor"]
                    ) -> dict[str, "torch.Tensor"]:
@@ -245,12 +234,23 @@ class CostProxy:
                 incoming = widths[index]
             h, w = oh, ow
             index += 1
-        classes = space.classes
-        macs = totals["macs"] + incoming * classes
-        weight_elements = totals["weights"] + incoming * classes
-        channel_bytes = totals["channel_bytes"] + BIAS_BYTES * classes + 2 * QUANT_PARAM_BYTES
-        cycles = totals["cycles"] + self.fit.tail_cycles_per_channel * incoming + self.fit.tail_cycles_intercept
-        node_memory += [h * w * incoming + incoming, 2 * incoming, incoming + classes, 2.0 * classes + zero]
+        return self._with_classifier(space.classes, h, w, incoming, totals["macs"], totals["weights"],
+                                     totals["channel_bytes"], totals["cycles"], node_memory, kept_blocks,
+                                     weight_byte, zero)
+
+    def _with_classifier(self, classes: int, h: int, w: int, incoming: Any, macs: Any, weight_elements: Any,
+                         channel_bytes: Any, cycles: Any, node_memory: list[Any], kept_blocks: Any,
+                         weight_byte: float, zero: Any) -> dict[str, "torch.Tensor"]:
+        """Both spaces end alike: global average pool, reshape, FC (per-tensor), softmax. Adds them to
+        the body's running totals and turns those into the hard-cost estimates."""
+        import torch
+
+        macs = macs + incoming * classes
+        weight_elements = weight_elements + incoming * classes
+        channel_bytes = channel_bytes + BIAS_BYTES * classes + 2 * QUANT_PARAM_BYTES
+        cycles = cycles + self.fit.tail_cycles_per_channel * incoming + self.fit.tail_cycles_intercept
+        node_memory = node_memory + [h * w * incoming + incoming, 2 * incoming, incoming + classes,
+                                     2.0 * classes + zero]
         weight_bytes = weight_elements * weight_byte + channel_bytes
         flash = weight_bytes + self.fit.flash_intercept_bytes + self.fit.flash_per_block_bytes * kept_blocks
         sram = torch.stack([torch.as_tensor(m, dtype=torch.float64) for m in node_memory]).max()

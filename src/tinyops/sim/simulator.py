@@ -140,7 +140,7 @@ def build_tasks(plan: Plan) -> list[Task]:
                 if port is None:
                     raise TinyOpsError(f"op {st.step}: operand {acc.tensor} in unknown memory {acc.memory!r}")
                 writing = acc.role == "output"
-                stall = port.cpu_write_stall_cycles_per_byte if writing else port.cpu_read_stall(acc.pattern)
+                stall = port.cpu_stall(writing, acc.pattern)
                 if stall is None and not plan.feasible:
                     # An infeasible plan still gets a latency (it says why it is infeasible): the
                     # bytes as if the CPU polled them through the memory's port.
@@ -290,7 +290,7 @@ def simulate(plan: Plan) -> SimResult:
                 target = written if acc.role == "output" else read
                 target[acc.memory] = target.get(acc.memory, 0) + acc.traffic_bytes
                 port = plan.memories[acc.memory]
-                s = port.cpu_write_stall_cycles_per_byte if acc.role == "output" else port.cpu_read_stall(acc.pattern)
+                s = port.cpu_stall(acc.role == "output", acc.pattern)
                 stall += (s or 0.0) * acc.traffic_bytes
         end = step_end.get(st.step, prev_end)
         results.append(StepResult(

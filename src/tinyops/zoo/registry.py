@@ -33,6 +33,14 @@ IMAGENET: dict[str, Any] = dict(task="imagenet", default_resolution=(224, 224), 
 MCUNET_REFERENCE = "Lin et al. 2020 (MCUNet), arXiv:2007.10319; released net configs (mcunet model zoo)"
 KWS: dict[str, Any] = dict(task="kws", default_resolution=(49, 10), default_classes=12, default_input_channels=1,
            input_kind="spectrogram")
+
+
+def _mcunet_imagenet(name: str, summary: str, resolution: int) -> Family:
+    """An MCUNet ImageNet model at its native square resolution (ReLU6, 1000 classes, RGB)."""
+    return Family(name, mcunet.build_mcunet_imagenet, summary=summary, reference=MCUNET_REFERENCE, task="imagenet",
+                  default_resolution=(resolution, resolution), default_classes=1000, default_input_channels=3)
+
+
 MICRONETS_REF = "Banbury et al. 2021 (MicroNets, MLSys), arXiv:2010.11267v6 Table 5"
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -57,21 +65,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            reference="Cai et al. 2019, arXiv:1812.00332", **IMAGENET),
     Family("efficientnet-lite0", nas.build_efficientnet_lite0, summary="EfficientNet-Lite0 (B0 without SE, ReLU6)",
            reference="Tan & Le 2019; TensorFlow EfficientNet-Lite", **IMAGENET),
-    Family("mcunet-in0", mcunet.build_mcunet_imagenet, summary="MCUNet-in0 (10fps on F746), ReLU6, native 48x48",
-           reference=MCUNET_REFERENCE, task="imagenet", default_resolution=(48, 48), default_classes=1000,
-           default_input_channels=3),
-    Family("mcunet-in1", mcunet.build_mcunet_imagenet, summary="MCUNet-in1 (5fps on F746), ReLU6, native 96x96",
-           reference=MCUNET_REFERENCE, task="imagenet", default_resolution=(96, 96), default_classes=1000,
-           default_input_channels=3),
-    Family("mcunet-in2", mcunet.build_mcunet_imagenet, summary="MCUNet-in2 (256 KB SRAM / 1 MB flash), ReLU6, native 160x160",
-           reference=MCUNET_REFERENCE, task="imagenet", default_resolution=(160, 160), default_classes=1000,
-           default_input_channels=3),
-    Family("mcunet-in3", mcunet.build_mcunet_imagenet, summary="MCUNet-in3 (320 KB / 1 MB), ReLU6, native 176x176",
-           reference=MCUNET_REFERENCE, task="imagenet", default_resolution=(176, 176), default_classes=1000,
-           default_input_channels=3),
-    Family("mcunet-in4", mcunet.build_mcunet_imagenet, summary="MCUNet-in4 (512 KB / 2 MB), ReLU6, native 160x160",
-           reference=MCUNET_REFERENCE, task="imagenet", default_resolution=(160, 160), default_classes=1000,
-           default_input_channels=3),
+    _mcunet_imagenet("mcunet-in0", "MCUNet-in0 (10fps on F746), ReLU6, native 48x48", 48),
+    _mcunet_imagenet("mcunet-in1", "MCUNet-in1 (5fps on F746), ReLU6, native 96x96", 96),
+    _mcunet_imagenet("mcunet-in2", "MCUNet-in2 (256 KB SRAM / 1 MB flash), ReLU6, native 160x160", 160),
+    _mcunet_imagenet("mcunet-in3", "MCUNet-in3 (320 KB / 1 MB), ReLU6, native 176x176", 176),
+    _mcunet_imagenet("mcunet-in4", "MCUNet-in4 (512 KB / 2 MB), ReLU6, native 160x160", 160),
     Family("mcunet-vww1", mcunet.build_mcunet_vww, summary="MCUNet-vww1 = TinyEngine's mcunet_vww.tflite, op for op",
            reference="Lin et al. 2020 (MCUNet), arXiv:2007.10319; TinyEngine mcunet_vww.tflite", task="vww",
            default_resolution=(80, 80), default_classes=2, default_input_channels=3),
